@@ -1,0 +1,354 @@
+"""The action space: a pydantic discriminated union on ``type``.
+
+Points are normalized to [0, 1] in a named frame (the screen or the foreground
+window) and converted to pixels exactly once, by ``controllers.coords``. Values
+outside [0, 1] are a schema error: nothing is silently clamped.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from controllers.elements import Role
+
+SECRET_MASK = "••••••"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- targets
+
+
+class Frame(str, Enum):
+    screen = "screen"
+    window = "window"
+
+
+class Selector(_Strict):
+    """Finds elements by what they are, not where they are.
+
+    Every field given must hold (AND). Text matches look at the element's name,
+    then its value. Relative fields (``below``, ``above``, ``left_of``,
+    ``right_of``, ``child_of``) take another selector as the anchor. Matches are
+    ordered top-to-bottom, left-to-right; ``index`` picks the n-th (0-based).
+    """
+
+    text: Optional[str] = None
+    text_contains: Optional[str] = None
+    text_regex: Optional[str] = None
+    id: Optional[str] = Field(default=None, description="platform id: resource-id, AT-SPI id, sim id")
+    role: Optional[Role] = None
+    description: Optional[str] = None
+    description_contains: Optional[str] = None
+    enabled: Optional[bool] = None
+    checked: Optional[bool] = None
+    selected: Optional[bool] = None
+    focused: Optional[bool] = None
+    below: Optional["Selector"] = None
+    above: Optional["Selector"] = None
+    left_of: Optional["Selector"] = None
+    right_of: Optional["Selector"] = None
+    child_of: Optional["Selector"] = None
+    index: int = Field(default=0, ge=0)
+
+    @field_validator("text_regex")
+    @classmethod
+    def _valid_regex(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Selector":
+        fields = self.model_fields_set - {"index"}
+        if not fields:
+            raise ValueError("a selector needs at least one criterion besides index")
+        return self
+
+
+class ElementTarget(_Strict):
+    kind: Literal["element"] = "element"
+    id: int = Field(ge=0, description="element id in the observation the action was decided on")
+
+
+class SelectorTarget(_Strict):
+    kind: Literal["selector"] = "selector"
+    selector: Selector
+
+
+class PointTarget(_Strict):
+    kind: Literal["point"] = "point"
+    x: float = Field(ge=0.0, le=1.0)
+    y: float = Field(ge=0.0, le=1.0)
+    frame: Frame = Frame.screen
+
+
+Target = Annotated[Union[ElementTarget, SelectorTarget, PointTarget], Field(discriminator="kind")]
+
+
+def element(element_id: int) -> ElementTarget:
+    return ElementTarget(id=element_id)
+
+
+def point(x: float, y: float, frame: Frame | str = Frame.screen) -> PointTarget:
+    return PointTarget(x=x, y=y, frame=Frame(frame))
+
+
+def select(**criteria: Any) -> SelectorTarget:
+    return SelectorTarget(selector=Selector(**criteria))
+
+
+# ---------------------------------------------------------------- enums
+
+
+class MouseButton(str, Enum):
+    left = "left"
+    right = "right"
+    middle = "middle"
+
+
+class Direction(str, Enum):
+    up = "up"
+    down = "down"
+    left = "left"
+    right = "right"
+
+
+class SystemButton(str, Enum):
+    back = "back"
+    home = "home"
+    recents = "recents"
+    enter = "enter"
+
+
+class DoneStatus(str, Enum):
+    success = "success"
+    failure = "failure"
+    infeasible = "infeasible"
+
+
+MODIFIER_KEYS = frozenset({"ctrl", "alt", "shift", "meta"})
+NAMED_KEYS = frozenset(
+    {
+        "enter", "tab", "escape", "backspace", "delete", "space", "insert",
+        "up", "down", "left", "right", "home", "end", "page_up", "page_down",
+        "volume_up", "volume_down", "volume_mute", "power", "menu", "search",
+        "camera", "back", "app_switch", "print_screen", "caps_lock",
+        *(f"f{i}" for i in range(1, 13)),
+    }
+)
+_KEY_ALIASES = {
+    "return": "enter", "esc": "escape", "del": "delete", "pgup": "page_up", "pageup": "page_up",
+    "pgdn": "page_down", "pagedown": "page_down", "control": "ctrl", "cmd": "meta", "super": "meta",
+    "win": "meta", "option": "alt", "arrowup": "up", "arrowdown": "down", "arrowleft": "left",
+    "arrowright": "right", "recents": "app_switch",
+}
+
+
+def normalize_key(name: str) -> str:
+    """Canonical key name: a modifier, a named key, or one printable character."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("a key name must be a non-empty string")
+    if len(name) == 1:
+        if not name.isprintable():
+            raise ValueError(f"key {name!r} is not printable")
+        return name
+    key = name.strip().lower().replace("-", "_")
+    key = _KEY_ALIASES.get(key, key)
+    if key in MODIFIER_KEYS or key in NAMED_KEYS:
+        return key
+    raise ValueError(f"unknown key {name!r}; use a single character, a modifier or one of {sorted(NAMED_KEYS)}")
+
+
+# ---------------------------------------------------------------- actions
+
+
+class Click(_Strict):
+    type: Literal["click"] = "click"
+    target: Target
+    button: MouseButton = MouseButton.left
+    count: int = Field(default=1, ge=1, le=3)
+
+
+class LongPress(_Strict):
+    type: Literal["long_press"] = "long_press"
+    target: Target
+    duration: float = Field(default=0.8, gt=0, le=10)
+
+
+class Drag(_Strict):
+    type: Literal["drag"] = "drag"
+    start: Target
+    end: Target
+    duration: float = Field(default=0.5, gt=0, le=10)
+
+
+class Scroll(_Strict):
+    """Scroll content: ``down`` reveals what is below, like a mouse wheel.
+
+    ``amount`` is in screens (or in heights of the target when one is given).
+    """
+
+    type: Literal["scroll"] = "scroll"
+    direction: Direction
+    amount: float = Field(default=0.5, gt=0, le=10)
+    target: Optional[Target] = None
+
+
+class Swipe(_Strict):
+    """A touch gesture from ``start`` to ``end`` (a fling when ``duration`` is short)."""
+
+    type: Literal["swipe"] = "swipe"
+    start: Target
+    end: Target
+    duration: float = Field(default=0.3, gt=0, le=10)
+
+
+class TypeText(_Strict):
+    """Type ``text`` into ``target`` (or the focused field). ``secret`` masks it in every record."""
+
+    type: Literal["type"] = "type"
+    text: str = Field(max_length=20000)
+    target: Optional[Target] = None
+    clear: bool = False
+    submit: bool = False
+    secret: bool = False
+
+
+class Key(_Strict):
+    """Press ``keys`` together as one chord, e.g. ``["ctrl", "a"]``."""
+
+    type: Literal["key"] = "key"
+    keys: list[str] = Field(min_length=1, max_length=6)
+
+    @field_validator("keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[str]) -> list[str]:
+        return [normalize_key(k) for k in keys]
+
+
+class System(_Strict):
+    type: Literal["system"] = "system"
+    button: SystemButton
+
+
+class OpenApp(_Strict):
+    type: Literal["open_app"] = "open_app"
+    app: str = Field(min_length=1, max_length=256, description="app name, package or desktop command id")
+
+
+class Wait(_Strict):
+    """Wait a number of seconds, or until an element matching ``until`` appears."""
+
+    type: Literal["wait"] = "wait"
+    seconds: Optional[float] = Field(default=None, ge=0, le=600)
+    until: Optional[Selector] = None
+    timeout: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> "Wait":
+        if self.seconds is None and self.until is None:
+            raise ValueError("wait needs seconds or until")
+        return self
+
+
+class Answer(_Strict):
+    type: Literal["answer"] = "answer"
+    text: str = Field(max_length=20000)
+
+
+class Done(_Strict):
+    type: Literal["done"] = "done"
+    status: DoneStatus = DoneStatus.success
+    summary: str = Field(default="", max_length=20000)
+
+
+Action = Annotated[
+    Union[Click, LongPress, Drag, Scroll, Swipe, TypeText, Key, System, OpenApp, Wait, Answer, Done],
+    Field(discriminator="type"),
+]
+ACTION_TYPES: tuple[str, ...] = (
+    "click", "long_press", "drag", "scroll", "swipe", "type", "key", "system", "open_app", "wait", "answer", "done",
+)
+TERMINAL_TYPES = frozenset({"answer", "done"})
+
+_ADAPTER: TypeAdapter = TypeAdapter(Action)
+
+
+def parse_action(data: Any) -> Any:
+    """Validate a dict or a JSON string into an action; raises ``pydantic.ValidationError``."""
+    if isinstance(data, (str, bytes, bytearray)):
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
+
+
+def action_json_schema() -> dict:
+    schema = _ADAPTER.json_schema()
+    schema["title"] = "HandaAction"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def dump_action(action: Any, *, mask_secrets: bool = True) -> dict:
+    """JSON-ready dict of an action; a secret typed text is replaced by a mask."""
+    data = action.model_dump(mode="json", exclude_none=True)
+    if mask_secrets and data.get("type") == "type" and data.get("secret"):
+        data["text"] = SECRET_MASK
+    return data
+
+
+def masked(action: Any) -> Any:
+    """The same action with any secret text replaced by the mask."""
+    if getattr(action, "type", None) == "type" and action.secret:
+        return action.model_copy(update={"text": SECRET_MASK})
+    return action
+
+
+def describe_target(target: Any) -> str:
+    if target is None:
+        return "focused"
+    if target.kind == "element":
+        return f"#{target.id}"
+    if target.kind == "point":
+        return f"({target.x:.3f},{target.y:.3f})@{target.frame.value}"
+    crit = target.selector.model_dump(exclude_defaults=True, mode="json")
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in crit.items()) + "}"
+
+
+def describe(action: Any) -> str:
+    """A one-line human description, with secrets masked."""
+    a = masked(action)
+    t = a.type
+    if t == "click":
+        extra = "" if a.button == MouseButton.left and a.count == 1 else f" {a.button.value}x{a.count}"
+        return f"click {describe_target(a.target)}{extra}"
+    if t == "long_press":
+        return f"long_press {describe_target(a.target)}"
+    if t in ("drag", "swipe"):
+        return f"{t} {describe_target(a.start)} -> {describe_target(a.end)}"
+    if t == "scroll":
+        on = f" on {describe_target(a.target)}" if a.target else ""
+        return f"scroll {a.direction.value} {a.amount:g}{on}"
+    if t == "type":
+        flags = "".join(f" +{f}" for f in ("clear", "submit") if getattr(a, f))
+        into = f" into {describe_target(a.target)}" if a.target else ""
+        return f"type {a.text!r}{into}{flags}"
+    if t == "key":
+        return "key " + "+".join(a.keys)
+    if t == "system":
+        return f"system {a.button.value}"
+    if t == "open_app":
+        return f"open_app {a.app!r}"
+    if t == "wait":
+        return f"wait {a.seconds}s" if a.until is None else f"wait until {describe_target(SelectorTarget(selector=a.until))}"
+    if t == "answer":
+        return f"answer {a.text!r}"
+    return f"done {a.status.value}" + (f": {a.summary}" if a.summary else "")

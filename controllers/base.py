@@ -1,0 +1,93 @@
+"""The controller protocol every platform implements, and its results and errors."""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from controllers.coords import PixelPoint
+from controllers.elements import Observation, ScreenFrame
+
+
+class ControllerError(RuntimeError):
+    """A platform failure that is not the action's fault."""
+
+
+class DeviceLost(ControllerError):
+    """The device, display or connection went away (after any reconnect attempt)."""
+
+
+class ActionResult(BaseModel):
+    """What happened when an action was executed.
+
+    ``points`` are the resolved physical pixels, in order (one for a click, two
+    for a drag or swipe). ``error`` explains a refused or failed action.
+    """
+
+    ok: bool
+    error: Optional[str] = None
+    points: list[PixelPoint] = Field(default_factory=list)
+    element_id: Optional[int] = None
+    duration_ms: float = 0.0
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """A device the agent can see and act on.
+
+    Contracts:
+    - ``observe()`` returns the current screen; it never raises for an empty
+      tree (screenshot-only), only ``ControllerError`` for a broken device.
+    - ``execute(action)`` resolves targets against the last observation, refuses
+      what cannot be done (``ok=False`` with an error, nothing executed) and
+      never raises for a bad action.
+    - ``wait_for_settle(timeout)`` returns once the screen stops changing.
+    - ``close()`` is idempotent; controllers are context managers.
+    """
+
+    platform: str
+
+    @property
+    def screen(self) -> ScreenFrame: ...
+
+    def observe(self) -> Observation: ...
+
+    def execute(self, action: Any) -> ActionResult: ...
+
+    def wait_for_settle(self, timeout: float = 2.0) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Controller": ...
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+class BaseController:
+    """Shared plumbing: context manager, and settle-by-polling for real devices."""
+
+    platform = "unknown"
+    settle_interval = 0.1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def wait_for_settle(self, timeout: float = 2.0) -> bool:
+        """Poll until two consecutive observations have the same fingerprint."""
+        deadline = time.monotonic() + timeout
+        last = self.observe().fingerprint()
+        while time.monotonic() < deadline:
+            time.sleep(self.settle_interval)
+            now = self.observe().fingerprint()
+            if now == last:
+                return True
+            last = now
+        return False

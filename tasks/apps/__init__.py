@@ -1,0 +1,1 @@
+"""One module of task templates per sim app."""

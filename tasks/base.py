@@ -1,0 +1,102 @@
+"""Task templates: goal wordings, initial state, a success check and an expert.
+
+A template is parametric: ``sample`` draws parameters from a seeded RNG,
+``setup`` puts the device in the initial state, ``is_successful`` reads the app
+state (never the screen), and ``act`` is the expert: a reactive rule that
+chooses the next action from the observation alone, so it can label any state
+a learner visits.
+"""
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional
+
+from controllers.sim.device import SimDevice
+from controllers.sim.style import Split
+
+
+class TaskTemplate:
+    id: ClassVar[str] = ""
+    app: ClassVar[str] = ""
+    steps_hint: ClassVar[int] = 1  # typical expert steps from the home screen
+    goals: ClassVar[list[str]] = []  # wordings with {param} slots
+    forms: ClassVar[tuple[str, ...]] = ("phone", "desktop")
+    description: ClassVar[str] = ""
+
+    def sample(self, rng: random.Random, device: SimDevice) -> dict[str, Any]:
+        """Parameters for one instance (may read the device's seeded data)."""
+        return {}
+
+    def setup(self, device: SimDevice, params: dict[str, Any]) -> None:
+        """Put the apps into the initial state this instance needs."""
+
+    def is_successful(self, device: SimDevice, params: dict[str, Any], answer: Optional[str] = None) -> bool:
+        raise NotImplementedError
+
+    def act(self, kit: "Any", params: dict[str, Any]):
+        """The expert's next action for the current observation (see ``tasks.expert.Kit``)."""
+        raise NotImplementedError
+
+    @property
+    def multi_step(self) -> bool:
+        return self.steps_hint >= 3
+
+    def info(self) -> dict[str, Any]:
+        return {"id": self.id, "app": self.app, "steps_hint": self.steps_hint, "multi_step": self.multi_step,
+                "forms": list(self.forms), "goals": list(self.goals), "description": self.description or self.goals[0]}
+
+
+REGISTRY: dict[str, TaskTemplate] = {}
+
+
+def register(cls: type[TaskTemplate]) -> type[TaskTemplate]:
+    if not cls.id or cls.id in REGISTRY:
+        raise ValueError(f"template id {cls.id!r} is empty or registered twice")
+    if not cls.goals:
+        raise ValueError(f"template {cls.id} has no goal wordings")
+    REGISTRY[cls.id] = cls()
+    return cls
+
+
+@dataclass
+class TaskInstance:
+    """One concrete task on one device: what ``handa run --task ID --seed N`` plays."""
+
+    template: TaskTemplate
+    seed: int
+    form: str
+    params: dict[str, Any]
+    goal: str
+    device: SimDevice
+    split: Split = Split.all
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def is_successful(self, answer: Optional[str] = None) -> bool:
+        return bool(self.template.is_successful(self.device, self.params, answer))
+
+
+def get_template(template_id: str) -> TaskTemplate:
+    from tasks import load_all
+
+    load_all()
+    try:
+        return REGISTRY[template_id]
+    except KeyError:
+        raise KeyError(f"unknown task {template_id!r}; see `handa tasks list`") from None
+
+
+def make_instance(template_id: str, seed: int = 0, form: str = "phone", split: Split | str = Split.all,
+                  scale: float = 1.0, wording: Optional[int] = None) -> TaskInstance:
+    """A fresh device in the template's initial state, and the goal text."""
+    template = get_template(template_id)
+    if form not in template.forms:
+        raise ValueError(f"task {template_id} does not run on a {form}")
+    device = SimDevice(form=form, seed=seed, split=split, scale=scale)
+    rng = random.Random(zlib.crc32(f"{template_id}/{seed}".encode()))
+    params = template.sample(rng, device)
+    template.setup(device, params)
+    index = rng.randrange(len(template.goals)) if wording is None else wording % len(template.goals)
+    goal = template.goals[index].format(**params)
+    return TaskInstance(template, seed, form, params, goal, device, Split(split))
