@@ -24,6 +24,7 @@ class TaskTemplate:
     goals: ClassVar[list[str]] = []  # wordings with {param} slots
     forms: ClassVar[tuple[str, ...]] = ("phone", "desktop")
     description: ClassVar[str] = ""
+    secret_params: ClassVar[tuple[str, ...]] = ()  # params never to be written in clear (passwords)
 
     def sample(self, rng: random.Random, device: SimDevice) -> dict[str, Any]:
         """Parameters for one instance (may read the device's seeded data)."""
@@ -75,6 +76,10 @@ class TaskInstance:
 
     def is_successful(self, answer: Optional[str] = None) -> bool:
         return bool(self.template.is_successful(self.device, self.params, answer))
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return {name: str(self.params[name]) for name in self.template.secret_params if self.params.get(name)}
 
 
 def get_template(template_id: str) -> TaskTemplate:

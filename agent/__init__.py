@@ -1,0 +1,1 @@
+"""The agent layer: the loop, policies, recordings, replay, the viewer and the CLI."""

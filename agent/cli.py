@@ -1,0 +1,253 @@
+"""The ``handa`` command line."""
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="handa",
+    help="Handa: an action agent for phones and PCs. Observe the screen, decide with a small fast model, act, "
+         "and record every step for replay and evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tasks_app = typer.Typer(help="List and inspect the built-in sim task templates.", no_args_is_help=True)
+schema_app = typer.Typer(help="Print JSON Schemas of Handa's formats (for external models and editors).",
+                         no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(schema_app, name="schema")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class PlatformName(str, Enum):
+    sim = "sim"
+
+
+class FormName(str, Enum):
+    phone = "phone"
+    desktop = "desktop"
+
+
+class SplitName(str, Enum):
+    all = "all"
+    train = "train"
+    heldout = "heldout"
+
+
+def _usage(console: Console, message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _parse_secrets(pairs: list[str], console: Console) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _usage(console, f"--secret takes NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+@app.command()
+def run(
+    goal: Optional[str] = typer.Argument(None, help="What to do, in words. Optional with --task (its goal is used)."),
+    platform: PlatformName = typer.Option(PlatformName.sim, help="Where to act. `sim` is the built-in device."),
+    form: FormName = typer.Option(FormName.phone, help="Sim form factor: a phone or a desktop."),
+    task: Optional[str] = typer.Option(None, help="A sim task template id (see `handa tasks list`)."),
+    seed: int = typer.Option(0, help="Seed of the sim device and task instance; the same seed replays the same world."),
+    split: SplitName = typer.Option(SplitName.all, help="Which sim looks and words to draw from (train/heldout)."),
+    scale: float = typer.Option(1.0, min=0.5, max=4.0, help="Sim scale factor (physical pixels per logical point)."),
+    policy: str = typer.Option("expert", help="Who decides: `expert` (sim tasks only) or `scripted`."),
+    script: Optional[Path] = typer.Option(None, help="JSON list of actions for --policy scripted."),
+    max_steps: int = typer.Option(30, min=1, help="Stop after this many steps."),
+    timeout: float = typer.Option(300.0, min=0.1, help="Stop after this many seconds of wall-clock time."),
+    record_dir: Path = typer.Option(Path("recordings"), help="Where recordings are written (one folder per run)."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write a recording."),
+    screenshots: bool = typer.Option(True, help="Store a screenshot per step in the recording."),
+    image_format: str = typer.Option("png", help="Screenshot format in recordings: png or webp."),
+    secret: list[str] = typer.Option([], help="NAME=VALUE of a secret to mask in recordings and logs (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a final JSON line (success, steps, reason, recording)."),
+) -> None:
+    """Run an agent on a goal and record it.
+
+    Exit status: 0 when the episode succeeded, 1 when it failed, 2 on a usage error.
+    """
+    from agent.loop import Agent, StepEvent
+    from agent.policies import make_policy
+    from agent.recording import Masker, Recorder, TaskRef
+    from controllers.sim.controller import SimController
+    from controllers.sim.device import SimDevice
+
+    console = Console(stderr=True)
+    secrets = _parse_secrets(secret, console)
+    instance = None
+    if task is not None:
+        from tasks.base import make_instance
+
+        try:
+            instance = make_instance(task, seed, form.value, split.value, scale)
+        except (KeyError, ValueError) as exc:
+            _usage(console, str(exc.args[0] if exc.args else exc))
+        secrets = {**instance.secrets, **secrets}
+    elif goal is None:
+        _usage(console, "give a GOAL or --task ID")
+    goal_text = goal or instance.goal
+    try:
+        pol = make_policy(policy, instance=instance, script=script)
+    except (ValueError, OSError) as exc:
+        _usage(console, str(exc))
+    device = instance.device if instance else SimDevice(form=form.value, seed=seed, split=split.value, scale=scale)
+    controller = SimController(device)
+    mask = Masker(secrets)
+    recorder = None
+    if not no_record:
+        try:
+            recorder = Recorder(record_dir, screenshots=screenshots, image_format=image_format, secrets=secrets)
+        except ValueError as exc:
+            _usage(console, str(exc))
+        recorder.start(goal=goal_text, policy=getattr(pol, "name", policy), platform="sim", device=f"sim-{form.value}",
+                       screen=controller.screen, model=getattr(pol, "model_id", None),
+                       task=TaskRef(id=task or "", seed=seed, form=form.value, split=split.value, scale=scale,
+                                    params=instance.params if instance else {}))
+
+    console.print(f"[bold]goal[/bold] {mask.text(goal_text)}  [dim]({platform.value} {form.value}, seed {seed}, "
+                  f"policy {getattr(pol, 'name', policy)})[/dim]")
+
+    def log(event: StepEvent) -> None:
+        mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
+        err = f"  [red]{mask.text(event.error)}[/red]" if event.error else ""
+        console.print(f"{event.index + 1:>4} {mark} {mask.text(event.description)}  [dim]{event.ms:.1f} ms[/dim]{err}")
+
+    judge = instance.is_successful if instance is not None else None
+    agent = Agent(controller, pol, recorder, max_steps=max_steps, timeout_s=timeout, judge=judge, on_step=log)
+    with controller:
+        result = agent.run(goal_text)
+    colour = "green" if result.success else "red"
+    console.print(f"[{colour}]{'success' if result.success else 'failure'}[/{colour}] after {result.steps} steps "
+                  f"({result.reason.value}{': ' + mask.text(result.message) if result.message else ''})"
+                  f"{'  answer: ' + mask.text(result.answer) if result.answer else ''}")
+    if result.recording:
+        console.print(f"recording: {result.recording}")
+    if json_out:
+        data = result.model_dump(mode="json")
+        print(json.dumps(mask(data), ensure_ascii=False), flush=True)
+    raise typer.Exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+@tasks_app.command("list")
+def tasks_list(json_out: bool = typer.Option(False, "--json", help="Print a JSON list (id, app, steps_hint, ...)."),
+               app_name: Optional[str] = typer.Option(None, "--app", help="Only this app's templates.")) -> None:
+    """List the task templates."""
+    from tasks import load_all
+
+    templates = [t for t in load_all().values() if app_name is None or t.app == app_name]
+    if json_out:
+        print(json.dumps([t.info() for t in templates], ensure_ascii=False))
+        return
+    table = Table(title=f"{len(templates)} task templates")
+    for col in ("id", "app", "steps", "example goal"):
+        table.add_column(col)
+    for t in templates:
+        table.add_row(t.id, t.app, str(t.steps_hint), t.goals[0])
+    Console().print(table)
+
+
+@tasks_app.command("show")
+def tasks_show(task_id: str = typer.Argument(..., help="Template id, e.g. settings.wifi."),
+               seed: int = typer.Option(0, help="Seed of the example instance."),
+               json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show one template: wordings, forms, and an example instance."""
+    from tasks.base import get_template, make_instance
+
+    console = Console()
+    try:
+        template = get_template(task_id)
+    except KeyError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(EXIT_USAGE)
+    example = make_instance(task_id, seed, template.forms[0])
+    info = template.info() | {"example": {"seed": seed, "goal": example.goal,
+                                          "params": {k: ("••••••" if k in template.secret_params else v)
+                                                     for k, v in example.params.items()}}}
+    if json_out:
+        print(json.dumps(info, ensure_ascii=False, default=str))
+        return
+    console.print(f"[bold]{template.id}[/bold]  app {template.app} · about {template.steps_hint} steps · "
+                  f"{'multi-step' if template.multi_step else 'single-step'} · forms {', '.join(template.forms)}")
+    console.print("wordings:")
+    for g in template.goals:
+        console.print(f"  - {g}")
+    console.print(f"example (seed {seed}): {example.goal}")
+
+
+@schema_app.command("actions")
+def schema_actions() -> None:
+    """The action space as JSON Schema (draft 2020-12)."""
+    from controllers.actions import action_json_schema
+
+    print(json.dumps(action_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def view(recording: Path = typer.Argument(..., help="A recording folder."),
+         output: Optional[Path] = typer.Option(None, "-o", "--output", help="HTML file to write "
+                                               "(default: index.html in the recording).")) -> None:
+    """Write one self-contained HTML page showing a recording step by step."""
+    from agent.recording import RecordingError, load_recording
+    from agent.viewer import write_html
+
+    console = Console(stderr=True)
+    try:
+        rec = load_recording(recording)
+        out = write_html(rec, output)
+    except RecordingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED)
+    for w in rec.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"wrote {out} ({len(rec.steps)} steps)")
+
+
+@app.command()
+def replay(recording: Path = typer.Argument(..., help="A sim recording folder."),
+           json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line.")) -> None:
+    """Re-execute a sim recording and report whether the final state matches.
+
+    Exit status: 0 when it matches, 1 when it does not or cannot be replayed.
+    """
+    from agent.recording import RecordingError, load_recording
+    from agent.replay import replay as do_replay
+
+    console = Console(stderr=True)
+    try:
+        report = do_replay(load_recording(recording))
+    except RecordingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED)
+    for s in report.steps:
+        mark = "[green]✓[/green]" if s.screen_matches and s.ok else "[red]✗[/red]"
+        console.print(f"{s.index + 1:>4} {mark} screen {'same' if s.screen_matches else 'differs'}"
+                      f"{'  ' + s.error if s.error else ''}")
+    colour = "green" if report.final_state_matches else "red"
+    console.print(f"[{colour}]{report.message}[/{colour}] (replayed {report.executed} actions)")
+    if json_out:
+        print(report.model_dump_json())
+    raise typer.Exit(EXIT_OK if report.final_state_matches else EXIT_FAILED)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

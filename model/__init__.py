@@ -1,0 +1,1 @@
+"""The in-house model (arrives with its own issue): reads observations, emits actions."""
