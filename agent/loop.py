@@ -130,7 +130,7 @@ class Agent:
                 self._record(index, obs, action, decision, None, result, after, timings)
                 history.append(HistoryEntry(step=index, action=action, ok=result.ok, error=result.error))
                 self._emit(index, describe(action), result.ok, result.error, t0)
-                if after is not None and after == obs.fingerprint():
+                if self.no_progress_limit > 0 and after == obs.fingerprint():
                     unchanged += 1
                     if unchanged >= self.no_progress_limit:
                         reason = StopReason.no_progress

@@ -226,6 +226,7 @@ class Recorder:
         if self.screenshots and observation.has_screenshot:
             image = observation.screenshot()
             if image is not None:
+                image = self._redact(image, observation)
                 buf = io.BytesIO()
                 if self.image_format == "png":
                     image.save(buf, format="PNG", compress_level=1)
@@ -258,6 +259,22 @@ class Recorder:
         self._steps.write(line + "\n")
         self._steps.flush()
         return record
+
+    def _redact(self, image: Any, observation: Observation) -> Any:
+        """Black out elements whose text shows a secret (pixels cannot be masked by string replacement)."""
+        if not self.mask.secrets:
+            return image
+        hits = [e.bounds for e in observation.elements
+                if any(v and (v in e.value or v in e.name) for v in self.mask.secrets.values())]
+        if not hits:
+            return image
+        from PIL import ImageDraw
+
+        image = image.copy()
+        draw = ImageDraw.Draw(image)
+        for b in hits:
+            draw.rectangle([b.left, b.top, b.right - 1, b.bottom - 1], fill=(0, 0, 0))
+        return image
 
     def finish(self, outcome: Outcome) -> None:
         if self.manifest is None:

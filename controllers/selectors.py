@@ -66,6 +66,7 @@ def find_all(obs: Observation, sel: Selector) -> list[UIElement]:
     if sel.child_of is not None:
         anchors = {a.id for a in find_all(obs, sel.child_of)}
         candidates = [e for e in candidates if _is_descendant(obs, e, anchors)]
+    ordered = False
     for field, relation in (("below", _below), ("above", _above), ("left_of", _left_of), ("right_of", _right_of)):
         anchor_sel = getattr(sel, field)
         if anchor_sel is None:
@@ -73,8 +74,10 @@ def find_all(obs: Observation, sel: Selector) -> list[UIElement]:
         anchor = find(obs, anchor_sel)
         if anchor is None:
             return []
-        scored = [(relation(anchor, e), e) for e in candidates if e.id != anchor.id]
-        candidates = [e for d, e in sorted(scored, key=lambda p: (p[0], _reading_order(p[1]))) if d is not None]
+        scored = [(d, e) for e in candidates if e.id != anchor.id and (d := relation(anchor, e)) is not None]
+        candidates = [e for _, e in sorted(scored, key=lambda p: (p[0], _reading_order(p[1])))]
+        ordered = True  # nearest to the anchor first
+    if ordered:
         return candidates
     return sorted(candidates, key=_reading_order)
 

@@ -163,6 +163,15 @@ LEXICON: dict[str, list[str]] = {
     "more": ["More options", "더보기", "Menu", "Overflow"],
     "home": ["Home", "홈"],
     "recents": ["Recents", "최근 앱", "Overview"],
+    # --- contacts / messages / login apps ---
+    "you": ["You", "나", "Me"],
+    "mark_all_read": ["Mark all as read", "모두 읽음으로 표시", "Read all", "Mark read"],
+    "balance": ["Balance", "잔액", "Available balance", "Total balance"],
+    "display_name": ["Display name", "표시 이름", "Nickname", "Profile name"],
+    "forgot_password": ["Forgot password?", "비밀번호 찾기", "Reset password", "Trouble signing in?"],
+    "marketing": ["Marketing emails", "마케팅 수신 동의", "Offers & promotions", "Promotions"],
+    "two_factor": ["Two-step verification", "2단계 인증", "2FA", "Login approvals"],
+    "account_settings": ["Account settings", "계정 설정", "Profile & settings", "Manage account"],
 }
 
 GIVEN_NAMES = ["민준", "서연", "지훈", "하은", "도윤", "수아", "James", "Emma", "Liam", "Olivia", "Noah", "Ava",
