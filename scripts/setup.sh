@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up Handa on a fresh Debian/Ubuntu machine: system packages, a virtualenv, the package.
+# Idempotent: a second run only checks. Usage: scripts/setup.sh   (then use .venv/bin/handa)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# A font with Hangul, so Korean renders as text in sim screenshots.
+fc-list 2>/dev/null | grep -qi nanum || need_apt+=(fonts-nanum)
+command -v fc-list >/dev/null || need_apt+=(fontconfig)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${need_apt[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install: sudo apt-get install ${need_apt[*]}" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import agent.cli, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.handa-installed ]; then
+  echo "setup: installing handa and its dependencies into .venv" >&2
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch .venv/.handa-installed
+fi
