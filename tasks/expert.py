@@ -125,8 +125,10 @@ class Kit:
     # ------------------------------------------------------------ composite moves
     def interruption(self) -> Optional[Any]:
         """Dismiss distractor dialogs that block the task."""
-        if self.has("nag:later"):
-            return self.click("nag:later")
+        # only the foreground app's nag: one left open in a background window may be covered by the front one
+        for e in self.obs.elements:
+            if e.attrs.get("sim-key") == "nag:later" and e.app == self.obs.app:
+                return self.click(e)
         if self.has("taskbar:menu"):
             return self.key("escape") if self.form == "phone" else self.click("taskbar:start")
         return None
@@ -148,7 +150,8 @@ class Kit:
         self.memory["seek_fp"] = fp
         if e is not None:
             body = self._scroll_parent(e)
-            direction = "down" if e.bounds.bottom > body.bounds.bottom or e.bounds.height < 8 else "up"
+            # bounds are clipped to the body: a sliver cut off at the top sits on the body's top edge
+            direction = "up" if e.bounds.top <= body.bounds.top else "down"
             return None, Scroll(direction=Direction(direction), amount=0.3, target=ElementTarget(id=body.id))
         bodies = [b for b in self.obs.elements if b.states.scrollable]
         target = ElementTarget(id=bodies[-1].id) if bodies else None
@@ -171,6 +174,9 @@ class Kit:
         ``path`` lists (page, key to click on the previous page to reach it).
         """
         if not self.in_app(app):
+            # the taskbar tab is never covered; another window may cover this one's title bar
+            if self.has(f"taskbar:app:{app}"):
+                return self.click(f"taskbar:app:{app}")
             if self.has(f"window:{app}") and self.form == "desktop":
                 return self.click(f"window:{app}:title")
             return self.open_app(app)

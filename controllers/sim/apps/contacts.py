@@ -24,18 +24,19 @@ class Contact:
     favorite: bool = False
 
 
-def sort_key(name: str) -> str:
-    # NFKD so accented letters sort with their base letter (Émile next to Emma)
-    return unicodedata.normalize("NFKD", name).casefold()
-
-
 def index_letter(name: str) -> str:
     """The list section a name falls in: its initial consonant for Hangul, else its base letter."""
     c = name[:1]
     if "가" <= c <= "힣":
         return CHOSEONG[(ord(c) - 0xAC00) // 588]
-    c = unicodedata.normalize("NFD", c)[:1].upper()
-    return c if c.isalpha() else "#"
+    c = unicodedata.normalize("NFD", c)[:1]
+    return c.upper()[:1] if c.isalpha() else "#"
+
+
+def sort_key(name: str) -> tuple:
+    # grouped by section letter ("#" last) so each section appears once; NFKD puts Émile next to Emma
+    letter = index_letter(name)
+    return letter == "#", letter, unicodedata.normalize("NFKD", name).casefold()
 
 
 def digits(text: str) -> str:
@@ -233,7 +234,7 @@ class ContactsApp(App):
             ])
         if self.menu == "ctx" and self.pending in self.contacts:
             c = self.contacts[self.pending]
-            ui.menu("contacts:ctx", [
+            ui.menu(f"contacts:ctx_menu:{c.id}", [
                 ("contacts:ctx:favorite", f"{'☆' if c.favorite else '★'} {self.L('favorite')}",
                  lambda: self._toggle_favorite(c.id)),
                 ("contacts:ctx:edit", self.L("edit"), lambda: self._start_edit(c.id)),
@@ -278,9 +279,9 @@ class ContactsApp(App):
         ui.header(c.name, back=self.back, actions=[("contacts:edit", self.L("edit"),
                                                     lambda: self._start_edit(c.id))])
         ui.image(f"contacts:avatar:{c.id}", f"Photo of {c.name}", h=72)
-        ui.text(c.name, key=f"contacts:detail:{c.id}", size="big")
-        ui.row_item("contacts:detail:phone", self.L("phone"), subtitle=c.phone or "—")
-        ui.row_item("contacts:detail:email", self.L("email"), subtitle=c.email or "—")
+        ui.text(c.name, key=f"contacts:card:{c.id}", size="big")
+        ui.row_item("contacts:phone_row", self.L("phone"), subtitle=c.phone or "—")
+        ui.row_item("contacts:email_row", self.L("email"), subtitle=c.email or "—")
         ui.switch("contacts:favorite", self.L("favorite"), c.favorite, lambda: self._toggle_favorite(c.id))
         ui.buttons([("contacts:message", self.L("messages"), lambda: self._message(c.id), 3),
                     ("contacts:delete", self.L("delete"), lambda: self._ask_delete(c.id), 2)])

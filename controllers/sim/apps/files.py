@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from controllers.elements import Role
 from controllers.sim.apps.base import App
 from controllers.sim.style import WORDS
-from controllers.sim.ui import Page
+from controllers.sim.ui import Node, Page
 
 ROOT = "root"
 # (folder name, file extensions, possible subfolders)
@@ -67,6 +68,7 @@ class FilesApp(App):
         self.target = ""  # the item a dialog or menu acts on
         self.draft = ""
         self.error = ""
+        self.snack: Optional[dict] = None  # "deleted"/"moved" notice with an undo, until the page changes
 
     def _fill(self, parent: str, exts: list[str], count: int) -> None:
         r = self.rng
@@ -130,11 +132,20 @@ class FilesApp(App):
     def go(self, page: str) -> None:
         super().go(page)
         self.queries.pop(page, None)  # a folder opens unfiltered
+        self.snack = None
+
+    def reset_to(self, page: str = "main") -> None:
+        super().reset_to(page)
+        self.queries.clear()
+        self.snack = None
 
     def back(self) -> bool:
-        if not (self.menu or self.dialog) and self.query:  # like a search bar: back clears the filter first
+        if self.menu or self.dialog:
+            return super().back()
+        if self.query:  # like a search bar: back clears the filter first
             self.queries.pop(self.page)
             return True
+        self.snack = None
         return super().back()
 
     def open_item(self, item_id: str) -> None:
@@ -159,7 +170,7 @@ class FilesApp(App):
     def _create_folder(self) -> None:
         name = self.draft.strip()
         if not name or self.name_taken(self.cwd(), name) or "/" in name:
-            self.error = "⚠ " + (name or "…")
+            self.error = "! " + (name or "…")
             return
         self.add_item(name, "folder", self.cwd())
         self.dialog = None
@@ -176,7 +187,7 @@ class FilesApp(App):
         item = self.items[self.target]
         name = self.draft.strip()
         if not name or "/" in name or self.name_taken(item["parent"], name, except_id=item["id"]):
-            self.error = "⚠ " + (name or "…")
+            self.error = "! " + (name or "…")
             return
         item["name"] = name
         self.dialog = None
@@ -187,11 +198,12 @@ class FilesApp(App):
         self.dialog = "delete"
 
     def _delete(self) -> None:
-        for i in self.descendants(self.target):
-            self.items.pop(i, None)
+        removed = {i: self.items.pop(i) for i in self.descendants(self.target)}
         self.dialog = None
         if self.page == f"file/{self.target}":
             self.back()
+        self.snack = {"op": "deleted", "id": self.target, "name": removed[self.target]["name"], "items": removed}
+        self.scroll[self.page] = 0.0  # the notice sits at the top of the list
 
     def _toggle_fav(self, item_id: str) -> None:
         self.items[item_id]["fav"] = not self.items[item_id]["fav"]
@@ -208,8 +220,20 @@ class FilesApp(App):
             stem, dot, ext = item["name"].rpartition(".")
             n += 1
             name = f"{stem} ({n}).{ext}" if dot else f"{item['name']} ({n})"
+        old = (item["parent"], item["name"])
         item["name"], item["parent"] = name, dest
         self.back()
+        self.snack = {"op": "moved", "id": item_id, "name": name, "old": old}
+        self.scroll[self.page] = 0.0
+
+    def _undo(self) -> None:
+        snack, self.snack = self.snack, None
+        if snack is None:
+            return
+        if snack["op"] == "deleted":
+            self.items.update(snack["items"])
+        elif snack["id"] in self.items:
+            self.items[snack["id"]]["parent"], self.items[snack["id"]]["name"] = snack["old"]
 
     def _set_sort(self, sort: str) -> None:
         self.sort = sort
@@ -218,7 +242,10 @@ class FilesApp(App):
     # ------------------------------------------------------------ screens
     def build(self, ui: Page) -> None:
         page = self.page
-        if page.startswith("file/"):
+        if "/" in page and page.split("/", 1)[1] not in self.items:  # its item is gone: an empty stub page
+            ui.header(self.title, back=self.back)
+            ui.text(self.L("folder_empty"), key="files:empty")
+        elif page.startswith("file/"):
             self._build_file(ui, page.split("/", 1)[1])
         elif page.startswith("move/"):
             self._build_move(ui, page.split("/", 1)[1])
@@ -226,14 +253,33 @@ class FilesApp(App):
             self._build_folder(ui, self.cwd())
         self._build_dialogs(ui)
 
+    def _build_snack(self, ui: Page) -> None:
+        """An inline "Deleted: x · Undo" notice at the top of the list (inline, so it hides no rows)."""
+        if not self.snack:
+            return
+        sn = self.snack
+        y = ui._place(52, 6)
+        x, w = ui.x + ui.pad, ui.w - 2 * ui.pad
+        where = self.items[sn["id"]]["parent"] if sn["op"] == "moved" and sn["id"] in self.items else ""
+        bar = ui._add(Node(f"files:snack:{sn['op']}:{sn['id']}", Role.container, x, y, w, 52, kind="card",
+                           value=where))
+        text = f"{self.L(sn['op'])}: {sn['name']}"
+        fit = int((w - 100) / (8.5 * self.style.theme.font_scale))  # the renderer does not clip text
+        bar.add(Node("files:snack:text", Role.text, x + 10, y, w - 96, 52,
+                     name=text if len(text) <= fit else text[:fit - 1] + "…", kind="text"))
+        bar.add(Node("files:undo", Role.button, x + w - 84, y + 8, 76, 36, name=self.L("undo"), on_click=self._undo,
+                     kind="button", emphasis=3))
+
     def _build_folder(self, ui: Page, folder: str) -> None:
         title = self.title if folder == ROOT else self.items[folder]["name"]
         ui.header(title, back=self.back if folder != ROOT else None,
                   actions=[("files:more", "⋮", self._open_more)])
         if folder == ROOT:
             self.distractor_banner(ui)
-        ui.text(self.path_of(folder), key="files:path")
-        ui.field("files:search", self.L("search"), self.query, self._set_query, hint="🔍 " + self.L("search"))
+        self._build_snack(ui)
+        if folder != ROOT:
+            ui.text(self.path_of(folder), key="files:path")
+        ui.field("files:search", self.L("search"), self.query, self._set_query, hint=self.L("search") + "…")
         q = self.query.strip().casefold()
         if folder == ROOT and not q:
             favs = sorted((i for i in self.items.values() if i["fav"]), key=lambda i: i["name"].casefold())
@@ -248,16 +294,16 @@ class FilesApp(App):
         for i in kids:
             if i["kind"] == "folder":
                 n = sum(1 for j in self.items.values() if j["parent"] == i["id"])
-                sub, trailing = f"📁 {i['date']}", str(n)
+                sub, trailing = i["date"], str(n)
             else:
                 sub, trailing = f"{human_size(i['size'])} · {i['date']}", "★" if i["fav"] else ""
             rows[i["id"]] = ui.row_item(f"files:item:{i['id']}", i["name"], lambda i=i["id"]: self.open_item(i),
                                         subtitle=sub, trailing=trailing,
                                         on_long_press=lambda i=i["id"]: self._context(i))
         if not kids:
-            ui.text(self.L("folder_empty") if not q else "🔍 0", key="files:empty")
+            ui.text(self.L("folder_empty") if not q else self.L("no_results"), key="files:empty")
         if folder == ROOT and not q:
-            ui.text("💾 41.2 GB / 64 GB", key="files:usage")
+            ui.text("41.2 GB / 64 GB", key="files:usage")
         ui.spacer(72)  # keep the last row clear of the floating button
         ui.fab("files:new_folder", self.L("new_folder"), self._start_new_folder)
         if self.menu == "more":
@@ -269,13 +315,14 @@ class FilesApp(App):
             item = self.items[self.target]
             row = rows.get(self.target)
             anchor = row if row is not None and row.y > ui.body_top else None
-            ui.menu("files:ctx", [
-                ("files:ctx:open", item["name"], lambda: self.open_item(self.target)),
-                ("files:ctx:rename", self.L("rename"), lambda: self._start_rename(self.target)),
-                ("files:ctx:move", self.L("move_to"), lambda: self._start_move(self.target)),
-                ("files:ctx:favorite", ("☆ " if item["fav"] else "★ ") + self.L("favorite"),
+            ctx = f"files:ctx:{item['id']}"  # the target's id in the keys says whose menu this is
+            ui.menu(ctx, [
+                (f"{ctx}:open", item["name"], lambda: self.open_item(self.target)),
+                (f"{ctx}:rename", self.L("rename"), lambda: self._start_rename(self.target)),
+                (f"{ctx}:move", self.L("move_to"), lambda: self._start_move(self.target)),
+                (f"{ctx}:favorite", ("☆ " if item["fav"] else "★ ") + self.L("favorite"),
                  lambda: self._toggle_fav(self.target)),
-                ("files:ctx:delete", self.L("delete"), lambda: self._ask_delete(self.target)),
+                (f"{ctx}:delete", self.L("delete"), lambda: self._ask_delete(self.target)),
             ], anchor=anchor, title=item["name"])
 
     def _open_more(self) -> None:
@@ -284,11 +331,12 @@ class FilesApp(App):
     def _build_file(self, ui: Page, item_id: str) -> None:
         item = self.items[item_id]
         ui.header(item["name"], back=self.back)
+        self._build_snack(ui)
         ui.image(f"files:preview:{item_id}", f"Preview of {item['name']}", h=110)
         ui.text(item["name"], key="files:name").value = item["name"]
         ext = item["name"].rpartition(".")[2].upper() if "." in item["name"] else "—"
         ui.text(f"{ext} · {human_size(item['size'])} · {item['date']}", key="files:meta")
-        ui.text(f"📁 {self.path_of(item['parent'])}", key="files:location").value = item["parent"]
+        ui.text(self.path_of(item["parent"]), key="files:location").value = item["parent"]
         ui.switch("files:favorite", f"★ {self.L('favorite')}", item["fav"], lambda: self._toggle_fav(item_id))
         ui.button("files:rename", self.L("rename"), lambda: self._start_rename(item_id), emphasis=3)
         ui.button("files:move", self.L("move_to"), lambda: self._start_move(item_id), emphasis=3)
@@ -304,7 +352,7 @@ class FilesApp(App):
             if d in banned:
                 continue
             name = self.title if d == ROOT else self.items[d]["name"]
-            ui.row_item(f"files:dest:{d}", f"📁 {name}", lambda d=d: self._move(item_id, d), subtitle=self.path_of(d))
+            ui.row_item(f"files:dest:{d}", name, lambda d=d: self._move(item_id, d), subtitle=self.path_of(d))
 
     def _build_dialogs(self, ui: Page) -> None:
         if self.dialog == "new_folder":
@@ -313,14 +361,14 @@ class FilesApp(App):
                 ("files:new_folder_ok", self.L("confirm"), self._create_folder, 1),
             ], fields=[("files:new_folder_field", self.L("folder_name"), self.draft, self.setter("draft"))])
         elif self.dialog == "rename" and self.target in self.items:
-            ui.dialog("files:rename_dialog", self.L("rename"), self.error or self.items[self.target]["name"], [
+            ui.dialog(f"files:rename_dialog:{self.target}", self.L("rename"), self.error or self.items[self.target]["name"], [
                 ("files:rename_cancel", self.L("cancel"), self.close_overlay, 0),
                 ("files:rename_ok", self.L("save"), self._rename, 1),
             ], fields=[("files:rename_field", self.L("name"), self.draft, self.setter("draft"))])
         elif self.dialog == "delete" and self.target in self.items:
             item = self.items[self.target]
             extra = f" (+{len(self.descendants(item['id'])) - 1})" if item["kind"] == "folder" else ""
-            ui.dialog("files:delete_dialog", f"{self.L('delete')}?", f"“{item['name']}”{extra}", [
+            ui.dialog(f"files:delete_dialog:{item['id']}", f"{self.L('delete')}?", f"“{item['name']}”{extra}", [
                 ("files:delete_cancel", self.L("cancel"), self.close_overlay, 0),
                 ("files:delete_ok", self.L("delete"), self._delete, 2),
             ])

@@ -10,9 +10,16 @@ from controllers.sim.apps.contacts import pin_bottom, pin_top, search_bar
 from controllers.sim.style import PHRASES, person_name
 from controllers.sim.ui import Node, Page
 
-REPLIES = PHRASES + ["Okay!", "네 알겠습니다", "Where are you?", "I'm home", "고마워요 😊", "Let's meet at 6",
-                     "Did you see this?", "Call you later", "Bis morgen!", "Miss you ❤️", "ㅋㅋㅋ", "좋아요",
-                     "Sure, why not", "No worries", "Just landed ✈️", "주말에 뭐해?", "Bon appétit"]
+
+def renderable(text: str) -> bool:
+    """The sim's font has Latin, Hangul and CJK but no emoji; keep chat texts readable on screenshots."""
+    return all(ord(ch) < 0x2000 or 0x3000 <= ord(ch) < 0xE000 for ch in text)
+
+
+REPLIES = [p for p in PHRASES if renderable(p)] + [
+    "Okay!", "네 알겠습니다", "Where are you?", "I'm home", "고마워요", "Let's meet at 6", "Did you see this?",
+    "Call you later", "Bis morgen!", "Miss you", "ㅋㅋㅋ", "좋아요", "Sure, why not", "No worries", "Just landed",
+    "주말에 뭐해?", "Bon appétit", "¿Dónde estás?"]
 BUBBLE_H, BUBBLE_GAP, DAY_H = 40, 8, 28
 
 
@@ -261,7 +268,7 @@ class MessagesApp(App):
                 ("messages:delete_ok", self.L("delete"), self._confirm_delete, 2),
             ])
         if self.menu == "ctx" and pending is not None:
-            ui.menu("messages:ctx", [
+            ui.menu(f"messages:ctx_menu:{pending.id}", [
                 ("messages:ctx:read", "Mark as read / 읽음" if pending.unread else "Mark as unread / 안 읽음",
                  lambda: self._toggle_read(pending.id)),
                 ("messages:ctx:delete", self.L("delete"), lambda: self._ask_delete(pending.id)),

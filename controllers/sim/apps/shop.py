@@ -19,7 +19,7 @@ CATEGORY = {
     "T-shirt": "style", "Sunglasses": "style", "Backpack": "style", "Yoga mat": "home",
 }
 CATEGORIES = ["all", "tech", "food", "home", "style"]
-BLURBS = ["Bestseller", "New arrival", "★ 4.8 (1,204)", "무료 배송", "Only 3 left", "Eco-friendly ♻", "Best price",
+BLURBS = ["Bestseller", "New arrival", "★ 4.8 (1,204)", "무료 배송", "Only 3 left", "Eco-friendly", "Best price",
           "오늘 출발", "Limited edition", "Top rated"]
 STREETS = ["12 Teheran-ro", "5 Rue de Rivoli", "221B Baker St", "세종대로 110", "8 Hauptstraße", "77 Queen St W",
            "3-1 Shibuya", "Av. Paulista 900", "테헤란로 427", "10 Laugavegur"]
@@ -57,7 +57,14 @@ class ShopApp(App):
         self.qty = 1  # the quantity picker on a product page
         self.ad_at = r.randint(2, 8) if self.style.distractors else -1
         self.profile = {"name": person_name(r), "address": r.choice(STREETS), "city": r.choice(CITIES)}
-        self.cities = sorted(set(r.sample(CITIES, 7)) | {self.profile["city"]})
+        # one spelling per city, so "서울" and "Seoul" never both appear in the list
+        same = {"서울": "Seoul", "부산": "Busan", "Seoul": "서울", "Busan": "부산"}
+        pool = [c for c in CITIES if same.get(c) != self.profile["city"] and c != self.profile["city"]]
+        picked: list[str] = []
+        for c in r.sample(pool, len(pool)):
+            if len(picked) < 7 and same.get(c) not in picked:
+                picked.append(c)
+        self.cities = sorted([*picked, self.profile["city"]])
         self.ship_name = self.ship_address = ""
         self.ship_city = self.profile["city"]
         self.payment = r.choice(PAYMENTS)
@@ -72,9 +79,8 @@ class ShopApp(App):
     # ------------------------------------------------------------ state changes
     def _record(self, items: dict[str, int], name: str, address: str, city: str, payment: str) -> dict:
         self.next_order += 1
-        order = {"id": f"HD-{self.next_order}", "items": dict(items), "name": name,
-                 "address": address, "city": city, "payment": payment, "total": self.total(items)}
-        return order
+        return {"id": f"HD-{self.next_order}", "items": dict(items), "name": name, "address": address, "city": city,
+                "payment": payment, "total": self.total(items)}
 
     def total(self, items: dict[str, int]) -> int:
         return sum(self.products[p]["price"] * q for p, q in items.items())
@@ -117,7 +123,7 @@ class ShopApp(App):
         if not self.cart:
             return
         if not self.ship_name.strip() or not self.ship_address.strip():
-            self.error = f"⚠ {self.L('name')} / {self.L('address')}?"
+            self.error = f"! {self.L('name')} / {self.L('address')}?"
             return
         self.orders.append(self._record(self.cart, self.ship_name.strip(), self.ship_address.strip(),
                                         self.ship_city, self.payment))
@@ -162,18 +168,18 @@ class ShopApp(App):
         ui.header(self.title, actions=[("shop:orders", self.L("orders"), lambda: self.go("orders")),
                                        self._cart_action()])
         self.distractor_banner(ui)
-        ui.field("shop:search", self.L("search"), self.query, self._set_query, hint="🔍 " + self.L("search"))
+        ui.field("shop:search", self.L("search"), self.query, self._set_query, hint=self.L("search") + "…")
         ui.tabs("shop:tab", [(c, self.L(f"shop_{c}")) for c in CATEGORIES], self.tab, self._set_tab)
         items = self.visible_products()
         if not items:
-            ui.text("No results · 검색 결과가 없습니다", key="shop:no_results")
+            ui.text(self.L("no_results"), key="shop:no_results")
         for i, p in enumerate(items):
             if i == self.ad_at:
-                ui.row_item("shop:ad", "Sponsored · Mega sale up to 70% 🔥", self._open_promo, subtitle="Ad · 광고")
+                ui.row_item("shop:ad", "Sponsored · Mega sale up to 70%", self._open_promo, subtitle="Ad · 광고")
             ui.row_item(f"shop:product:{p['id']}", p["name"], lambda pid=p["id"]: self._open_product(pid),
                         subtitle=p["blurb"], trailing=won(p["price"]))
         if self.dialog == "promo":
-            ui.dialog("shop:promo", "Mega sale 🔥", "Download our partner app for coupons!", [
+            ui.dialog("shop:promo", "Mega sale!", "Download our partner app for coupons!", [
                 ("shop:promo_close", self.L("close"), self.close_overlay, 0),
                 ("shop:promo_go", "Get coupons", self.close_overlay, 1)])
 
@@ -187,11 +193,11 @@ class ShopApp(App):
         ui.text(won(p["price"]), key="shop:price", size="big").value = str(p["price"])
         ui.text(p["blurb"], key="shop:blurb")
         ui.text(f"{self.L('quantity')}: {self.qty}", key="shop:qty").value = str(self.qty)
-        ui.buttons([("shop:qty_dec", "−", lambda: self._set_qty(self.qty - 1), 3),
+        ui.buttons([("shop:qty_dec", "–", lambda: self._set_qty(self.qty - 1), 3),
                     ("shop:qty_inc", "+", lambda: self._set_qty(self.qty + 1), 3)])
         ui.button("shop:add_to_cart", self.L("add_to_cart"), lambda: self._add_to_cart(pid))
         if self.cart.get(pid):
-            ui.text(f"✓ {self.L('in_cart')}: {self.cart[pid]}", key="shop:in_cart").value = str(self.cart[pid])
+            ui.text(f"{self.L('in_cart')}: {self.cart[pid]}", key="shop:in_cart").value = str(self.cart[pid])
 
     def _build_cart(self, ui: Page) -> None:
         ui.header(self.L("cart"), back=self.back)
@@ -203,12 +209,11 @@ class ShopApp(App):
             p = self.products[pid]
             ui.row_item(f"shop:line:{pid}", p["name"], subtitle=f"{won(p['price'])} · {won(p['price'] * qty)}",
                         trailing=f"× {qty}")
-            ui.buttons([(f"shop:line:{pid}:dec", "−", lambda i=pid: self._change_line(i, -1), 3),
+            ui.buttons([(f"shop:line:{pid}:dec", "–", lambda i=pid: self._change_line(i, -1), 3),
                         (f"shop:line:{pid}:inc", "+", lambda i=pid: self._change_line(i, 1), 3),
                         (f"shop:line:{pid}:remove", self.L("delete"), lambda i=pid: self._remove_line(i), 2)])
         ui.text(f"{self.L('total')}: {won(self.total(self.cart))}", key="shop:total").value = str(self.total(self.cart))
-        ui.spacer(64)  # room above the bottom bar
-        ui.bottom_bar([("shop:checkout", self.L("checkout"), self._open_checkout, 1)])
+        ui.button("shop:checkout", self.L("checkout"), self._open_checkout)
 
     def _build_checkout(self, ui: Page) -> None:
         ui.header(self.L("checkout"), back=self.back)
@@ -231,7 +236,7 @@ class ShopApp(App):
     def _build_confirm(self, ui: Page) -> None:
         order = self.orders[-1]
         ui.header(self.L("order_placed"), back=self.back)
-        ui.text("🎉 감사합니다 · Thank you!", key="shop:thanks", size="big")
+        ui.text("감사합니다 · Thank you!", key="shop:thanks", size="big")
         ui.text(f"#{order['id']}", key="shop:order_id").value = order["id"]
         ui.text(f"{self.L('total')}: {won(order['total'])}", key="shop:order_total")
         ui.text(f"{order['name']}, {order['address']}, {order['city']}", key="shop:order_address")
