@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # A font with Hangul, so Korean renders as text in sim screenshots.
 fc-list 2>/dev/null | grep -qi nanum || need_apt+=(fonts-nanum)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v fc-list >/dev/null || need_apt+=(fontconfig)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then

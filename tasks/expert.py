@@ -20,6 +20,8 @@ PACKAGES = {
     "webform": "com.handa.webform",
 }
 
+APPS_BY_PACKAGE = {package: app for app, package in PACKAGES.items()}
+
 
 class Kit:
     """One observation seen through sim-keys, plus the expert's episode memory."""
@@ -126,9 +128,9 @@ class Kit:
     def interruption(self) -> Optional[Any]:
         """Dismiss distractor dialogs that block the task."""
         # only the foreground app's nag: one left open in a background window may be covered by the front one
-        for e in self.obs.elements:
-            if e.attrs.get("sim-key") == "nag:later" and e.app == self.obs.app:
-                return self.click(e)
+        app = APPS_BY_PACKAGE.get(self.obs.app)
+        if app is not None and self.has(f"{app}:nag:later"):
+            return self.click(f"{app}:nag:later")
         if self.has("taskbar:menu"):
             return self.key("escape") if self.form == "phone" else self.click("taskbar:start")
         return None

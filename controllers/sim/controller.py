@@ -135,6 +135,11 @@ class SimController(BaseController):
                 return ActionResult(ok=False, error=f"element #{el.id} ({el.role.value} {el.label!r}) is not editable",
                                     points=points, element_id=el.id)
             dev.tap(*self._dp(p))
+            focused = dev.focused_field()
+            wanted = self._nodes.get(el.id) if el is not None else None
+            if wanted is not None and (focused is None or focused[1].key != wanted.key):
+                return ActionResult(ok=False, points=points, element_id=el.id,
+                                    error=f"element #{el.id} did not take focus (something covers it); nothing typed")
         if dev.focused_field() is None:
             return ActionResult(ok=False, error="no text field has focus; give a target", points=points)
         effect = dev.type_text(action.text, clear=action.clear)

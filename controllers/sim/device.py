@@ -146,15 +146,17 @@ class SimDevice:
 
     def _build_app(self, key: str, x: float, y: float, w: float, h: float) -> Node:
         app = self.apps[key]
-        page = Page(self.style, key, app.page, x, y, w, h, scroll=app.scroll.get(app.page, 0.0), focus=app.focus)
-        app.build(page)
-        app.common_overlays(page)
-        root, content_h = page.finish()
-        self._viewports[key] = (page, content_h)
-        # keep scroll within the content after a state change shrank it
-        max_scroll = max(0.0, content_h - (page.body.h if page.body is not page.root else h))
-        if app.scroll.get(app.page, 0.0) > max_scroll:
+        for _ in range(2):
+            page = Page(self.style, key, app.page, x, y, w, h, scroll=app.scroll.get(app.page, 0.0), focus=app.focus)
+            app.build(page)
+            app.common_overlays(page)
+            root, content_h = page.finish()
+            # a state change may have shrunk the content under the scroll offset: clamp and lay out again
+            max_scroll = max(0.0, content_h - (page.body.h if page.body is not page.root else h))
+            if app.scroll.get(app.page, 0.0) <= max_scroll:
+                break
             app.scroll[app.page] = max_scroll
+        self._viewports[key] = (page, content_h)
         return root
 
     def _phone_scene(self) -> list[Node]:

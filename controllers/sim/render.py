@@ -38,7 +38,80 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
     path = _first_existing(_BOLD_CANDIDATES if bold else _FONT_CANDIDATES)
     if path is None:
         return ImageFont.load_default(size=size)
-    return ImageFont.truetype(path, size=size)
+    return ImageFont.truetype(path, size=size, layout_engine=ImageFont.Layout.BASIC)
+
+
+@functools.lru_cache(maxsize=64)
+def fallback_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu covers the Latin accents, maths and symbols the Hangul font lacks (ã, −, ✓, ⚠)."""
+    path = _FALLBACK_BOLD if bold else _FALLBACK
+    if not os.path.exists(path):
+        return font(size, bold)
+    return ImageFont.truetype(path, size=size, layout_engine=ImageFont.Layout.BASIC)
+
+
+_FALLBACK = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+_FALLBACK_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+_NOTDEF: dict[str, bytes] = {}
+
+
+@functools.lru_cache(maxsize=8192)
+def _has_glyph(path: str, ch: str) -> bool:
+    """Whether the font at ``path`` draws ``ch`` as itself rather than its missing-glyph box."""
+    f = ImageFont.truetype(path, size=24, layout_engine=ImageFont.Layout.BASIC)
+    if path not in _NOTDEF:
+        m = f.getmask("\ue000")  # a private-use code point no text font maps
+        _NOTDEF[path] = bytes(m) + repr(m.size).encode()
+    m = f.getmask(ch)
+    return bytes(m) + repr(m.size).encode() != _NOTDEF[path]
+
+
+def _runs(text: str, size: int, bold: bool) -> list[tuple[str, object]]:
+    """Split ``text`` into runs drawn with the main font or, glyph by glyph, the fallback."""
+    main = font(size, bold)
+    path = getattr(main, "path", None)
+    if path is None or text.isascii():
+        return [(text, main)]
+    alt = fallback_font(size, bold)
+    runs: list[tuple[str, object]] = []
+    for ch in text:
+        f = main if (ch.isspace() or _has_glyph(path, ch)) else alt
+        if runs and runs[-1][1] is f:
+            runs[-1] = (runs[-1][0] + ch, f)
+        else:
+            runs.append((ch, f))
+    return runs
+
+
+def draw_text(draw: ImageDraw.ImageDraw, x: float, y: float, text: str, fill, size: int, bold: bool = False,
+              anchor: str = "lm", max_width: float | None = None) -> None:
+    """Draw one line with per-glyph font fallback, cut with an ellipsis to ``max_width``.
+
+    ``anchor`` is "lm" (x is the left edge), "mm" (x is the centre) or "rm" (x is the right edge); y is the middle.
+    """
+    text = " ".join(text.split("\n"))  # one line: a multi-line value shows as a single line
+    runs = _runs(text, size, bold)
+    widths = [f.getlength(t) for t, f in runs]
+    if max_width is not None and sum(widths) > max_width:
+        ell = font(size, bold).getlength("…")
+        kept, total = [], 0.0
+        for (t, f), w in zip(runs, widths):
+            if total + w <= max_width - ell:
+                kept.append((t, f))
+                total += w
+                continue
+            while t and total + f.getlength(t) > max_width - ell:
+                t = t[:-1]
+            if t:
+                kept.append((t, f))
+            break
+        runs = kept + [("…", font(size, bold))]
+        widths = [f.getlength(t) for t, f in runs]
+    total = sum(widths)
+    left = x if anchor == "lm" else (x - total / 2 if anchor == "mm" else x - total)
+    for (t, f), w in zip(runs, widths):
+        draw.text((left, y), t, fill=fill, font=f, anchor="lm")
+        left += w
 
 
 def _mix(a, b, t: float):
@@ -65,12 +138,14 @@ def render_scene(device) -> Image.Image:
         box = R(n)
         if box[3] - box[1] < 6:
             return
-        f = font(max(6, int(size * fs)), bold or theme.bold_font)
-        label = label if len(label) < 80 else label[:77] + "…"
+        px = max(6, int(size * fs))
+        mid = (box[1] + box[3]) / 2
         if center:
-            draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), label, fill=color, font=f, anchor="mm")
+            draw_text(draw, (box[0] + box[2]) / 2, mid, label, color, px, bold or theme.bold_font, "mm",
+                      max_width=box[2] - box[0] - 4 * s)
         else:
-            draw.text((box[0] + dx * s, (box[1] + box[3]) / 2), label, fill=color, font=f, anchor="lm")
+            draw_text(draw, box[0] + dx * s, mid, label, color, px, bold or theme.bold_font, "lm",
+                      max_width=box[2] - box[0] - dx * s - 2 * s)
 
     rad = int(theme.radius * s)
     for root in device.scene():
@@ -103,7 +178,7 @@ def render_scene(device) -> Image.Image:
                 text(n, n.name.upper() if n.name.isascii() else n.name, theme.accent, 13, bold=True, dx=0)
             elif k in ("button", "header_action"):
                 if k == "header_action":
-                    text(n, n.name, theme.accent, 15, bold=True, center=True)
+                    text(n, n.name, theme.accent if n.enabled else theme.muted, 15, bold=True, center=True)
                     continue
                 fill = {1: theme.accent, 2: (211, 47, 47), 3: theme.surface}.get(n.emphasis, theme.surface)
                 fg = theme.on_accent if n.emphasis in (1, 2) else theme.accent
@@ -156,15 +231,19 @@ def render_scene(device) -> Image.Image:
                 if n.selected:
                     draw.rectangle(box, fill=_mix(theme.bg, theme.accent, 0.15))
                 draw.line([box[0] + 16 * s, box[3], box[2], box[3]], fill=theme.divider)
+                room = box[2] - box[0] - 32 * s - (90 * s if n.value else 0) - (40 * s if n.checked is not None else 0)
                 if n.desc:
-                    f_small = font(max(6, int(12 * fs)))
-                    draw.text((box[0] + 16 * s, box[1] + 8 * s), n.name, fill=theme.fg, font=font(max(6, int(15 * fs))))
-                    draw.text((box[0] + 16 * s, box[1] + 30 * s * theme.font_scale), n.desc, fill=theme.muted, font=f_small)
+                    top = box[1] + 8 * s
+                    draw_text(draw, box[0] + 16 * s, top + 9 * fs, n.name, theme.fg, max(6, int(15 * fs)),
+                              theme.bold_font, max_width=room)
+                    draw_text(draw, box[0] + 16 * s, top + 30 * fs, n.desc, theme.muted, max(6, int(12 * fs)),
+                              max_width=room)
                 else:
-                    text(n, n.name, theme.fg, 15, dx=16)
+                    draw_text(draw, box[0] + 16 * s, (box[1] + box[3]) / 2, n.name, theme.fg, max(6, int(15 * fs)),
+                              theme.bold_font, max_width=room)
                 if n.value:
-                    draw.text((box[2] - 12 * s, (box[1] + box[3]) / 2), n.value, fill=theme.muted,
-                              font=font(max(6, int(13 * fs))), anchor="rm")
+                    draw_text(draw, box[2] - 12 * s - (40 * s if n.checked is not None else 0), (box[1] + box[3]) / 2,
+                              n.value, theme.muted, max(6, int(13 * fs)), anchor="rm", max_width=86 * s)
                 if n.checked is not None:
                     b = [box[2] - 36 * s, (box[1] + box[3]) / 2 - 9 * s, box[2] - 18 * s, (box[1] + box[3]) / 2 + 9 * s]
                     draw.rectangle(b, outline=theme.accent, fill=theme.accent if n.checked else None)
@@ -179,9 +258,9 @@ def render_scene(device) -> Image.Image:
             elif k == "menu_item":
                 text(n, n.name, theme.fg, 15, dx=16)
             elif k == "scrim":
-                overlay = Image.new("RGB", img.size, (0, 0, 0))
-                img = Image.blend(img, overlay, 0.4)
-                draw = ImageDraw.Draw(img)
+                region = (int(box[0]), int(box[1]), int(box[2]) + 1, int(box[3]) + 1)
+                dimmed = Image.blend(img.crop(region), Image.new("RGB", (region[2] - region[0], region[3] - region[1])), 0.4)
+                img.paste(dimmed, region[:2])
             elif k in ("app_icon", "desk_icon"):
                 app = device.apps.get(n.rid)
                 color = app.icon if app else theme.accent
@@ -193,7 +272,8 @@ def render_scene(device) -> Image.Image:
                                        radius=int(size / 4), fill=color)
                 draw.text((cx, box[1] + 4 * s + size / 2), (n.name[:1] or "?"), fill=(255, 255, 255),
                           font=font(max(6, int(size / 2)), True), anchor="mm")
-                draw.text((cx, box[3] - 8 * s), n.name[:12], fill=theme.fg, font=font(max(6, int(11 * fs))), anchor="mm")
+                draw_text(draw, cx, box[3] - 8 * s, n.name, theme.fg, max(6, int(11 * fs)), anchor="mm",
+                          max_width=box[2] - box[0])
             elif k == "fab":
                 draw.ellipse(box, fill=theme.accent)
                 text(n, "+", theme.on_accent, 26, bold=True, center=True)

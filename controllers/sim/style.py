@@ -253,12 +253,16 @@ COUNTRIES = ["South Korea", "Japan", "France", "Germany", "Nigeria", "Peru", "Ca
              "Iceland", "India", "Mexico", "Spain", "Kenya", "Vietnam", "Norway", "Egypt", "Chile"]
 
 
+def _is_hangul(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+
+
 def person_name(rng: random.Random) -> str:
-    family = rng.choice(FAMILY_NAMES)
+    """A full name in one script: Korean names family-first without a space, others given-first."""
     given = rng.choice(GIVEN_NAMES)
-    if len(family) == 1 and "\uac00" <= family <= "\ud7a3" and "\uac00" <= given[0] <= "\ud7a3":
-        return family + given  # Korean order, no space
-    return f"{given} {family}"
+    if _is_hangul(given):
+        return rng.choice([f for f in FAMILY_NAMES if _is_hangul(f)]) + given
+    return f"{given} {rng.choice([f for f in FAMILY_NAMES if not _is_hangul(f)])}"
 
 
 def phone_number(rng: random.Random) -> str:
@@ -271,7 +275,10 @@ class Style:
     def __init__(self, rng: random.Random, split: Split = Split.all):
         self.split = split
         self.theme = make_theme(rng, split)
-        self._labels = {key: pick_variant(rng, key, variants, split) for key, variants in LEXICON.items()}
+        # each label draws from its own generator, so adding LEXICON keys never reshuffles existing looks
+        base = rng.getrandbits(32)
+        self._labels = {key: pick_variant(random.Random(f"{base}/{key}"), key, variants, split)
+                        for key, variants in LEXICON.items()}
         self.distractors = rng.random() < 0.6
         self.header_center = rng.random() < 0.4
         self.primary_on_top = rng.random() < 0.3  # save buttons in the header vs at the bottom

@@ -77,6 +77,7 @@ class Page:
         self.overlays: list[Node] = []
         self.content_height = 0.0
         self.fixed: list[Node] = []
+        self.bottom_inset = 0.0  # height of bars pinned to the bottom, which the body must not scroll under
 
     # ------------------------------------------------------------ structure
     def header(self, title: str, *, back: Handler = None, actions: list[tuple[str, str, Handler]] = ()) -> None:
@@ -102,16 +103,34 @@ class Page:
         self.body = self.root.add(Node(f"{self.app}:body", Role.list, self.x, self.body_top, self.w,
                                        self.y + self.h - self.body_top, kind="body"))
 
+    def pin_top(self, h: float) -> float:
+        """Reserve a fixed strip of ``h`` dp under the header (search bars, tabs); returns its top."""
+        self._ensure_body()
+        y = self.body_top
+        self.body_top += h
+        self.body.y += h
+        self.body.h -= h
+        return y
+
+    def pin_bottom(self, h: float) -> float:
+        """Reserve a fixed strip of ``h`` dp at the bottom (a composer, a footer); returns its top."""
+        self._ensure_body()
+        self.body.h -= h
+        return self.body.y + self.body.h
+
     def _place(self, h: float, gap: float = 0.0) -> float:
         """Reserve ``h`` dp in the body and return its on-screen y."""
         y = self.body_top + self.cursor - self.scroll
         self.cursor += h + gap
         return y
 
-    def _add(self, node: Node) -> Node:
+    def _ensure_body(self) -> None:
         if self.body is self.root:  # no header: the whole page is the body
             self.body = self.root.add(Node(f"{self.app}:body", Role.list, self.x, self.y, self.w, self.h,
                                            kind="body"))
+
+    def _add(self, node: Node) -> Node:
+        self._ensure_body()
         return self.body.add(node)
 
     @property
@@ -283,6 +302,7 @@ class Page:
             out.append(bar.add(Node(key, Role.button, self.x + self.pad + i * (width + gap), self.y + self.h - h + 6,
                                     width, 44, name=label, on_click=handler, emphasis=emphasis, kind="button")))
         self.fixed.append(bar)
+        self.bottom_inset = max(self.bottom_inset, h)
         return out
 
     # ------------------------------------------------------------ overlays
@@ -340,6 +360,7 @@ class Page:
         """Clip the body to its viewport; returns the root and the body's content height."""
         self.content_height = self.cursor
         if self.body is not self.root:
+            self.body.h = max(0.0, self.body.h - self.bottom_inset)
             view_top, view_bottom = self.body.y, self.body.y + self.body.h
             overflow = self.content_height > self.body.h + 0.5
             self.body.scrollable = overflow

@@ -43,24 +43,9 @@ def digits(text: str) -> str:
     return "".join(ch for ch in text or "" if ch.isdigit())
 
 
-def pin_top(ui: Page, h: float) -> float:
-    """Reserve a fixed strip of ``h`` dp under the header (search bars, tabs); the scrolling body shrinks."""
-    y = ui.body_top
-    ui.body_top += h
-    ui.body.y += h
-    ui.body.h -= h
-    return y
-
-
-def pin_bottom(ui: Page, h: float) -> float:
-    """Reserve a fixed strip at the bottom (a chat composer); returns its top."""
-    ui.body.h -= h
-    return ui.body.y + ui.body.h
-
-
 def search_bar(ui: Page, key: str, label: str, value: str, on_text, on_clear) -> Node:
     """A search field pinned under the header, with a clear button once something is typed."""
-    y = pin_top(ui, 56)
+    y = ui.pin_top(56)
     bar = Node(f"{key}:bar", Role.toolbar, ui.x, y, ui.w, 56, kind="header")
     field = bar.add(Node(key, Role.text_field, ui.x + ui.pad, y + 6, ui.w - 2 * ui.pad, 44, name=label, hint=label,
                          value=value, on_text=on_text, editable=True, kind="field"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from controllers.elements import Role
 from controllers.sim.apps.base import App
-from controllers.sim.apps.contacts import pin_bottom, pin_top, search_bar
+from controllers.sim.apps.contacts import search_bar
 from controllers.sim.style import PHRASES, person_name
 from controllers.sim.ui import Node, Page
 
@@ -293,7 +293,7 @@ class MessagesApp(App):
     def _build_main(self, ui: Page) -> None:
         ui.header(self.title, actions=[("messages:more", "⋮", self._open_menu("main_more"))])
         search_bar(ui, "messages:search", self.L("search"), self.query, self._set_query, lambda: self._set_query(""))
-        y = pin_top(ui, 44)
+        y = ui.pin_top(44)
         bar = Node("messages:tabs", Role.container, ui.x, y, ui.w, 44, kind="tabbar")
         unread = len(self.unread_threads())
         for i, (value, label) in enumerate((("all", "All / 전체"), ("unread", f"Unread / 안 읽음 ({unread})"))):
@@ -317,7 +317,7 @@ class MessagesApp(App):
 
     def _build_thread(self, ui: Page, t: Thread) -> None:
         ui.header(t.name, back=self.back, actions=[("messages:more", "⋮", self._open_menu("thread_more"))])
-        top = pin_bottom(ui, 60)
+        top = ui.pin_bottom(60)
         # a chat opens scrolled to its newest message: clamp the scroll before laying out
         content = 8 + DAY_H + len(t.messages) * (BUBBLE_H + BUBBLE_GAP)
         ui.scroll = min(ui.scroll, max(0.0, content - ui.body.h))

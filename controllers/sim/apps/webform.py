@@ -258,7 +258,7 @@ class WebFormApp(App):
         ui.button("webform:next", self.L("form_next"), lambda: self._set_tab("review"), align="right")
         # a sticky footer sums up the long list's choices; the body stops above it so nothing hides under it
         fh = 44
-        ui.body.h -= fh
+        ui.pin_bottom(fh)
         shown = ", ".join(n for n in self.interest_order if n in self.interests)
         bar = Node("webform:selected_bar", Role.toolbar, ui.x, ui.y + ui.h - fh, ui.w, fh, kind="bottom_bar")
         bar.add(Node("webform:interests_selected", Role.text, ui.x + ui.pad, ui.y + ui.h - fh, ui.w - 2 * ui.pad, fh,
