@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from controllers.actions import (Click, Direction, Done, DoneStatus, ElementTarget, OpenApp, PointTarget, Scroll,
-                                 System, SystemButton, TypeText, Answer, Key)
+from controllers.actions import (Answer, Click, Direction, Done, DoneStatus, ElementTarget, Key, LongPress, OpenApp,
+                                 PointTarget, Scroll, System, SystemButton, TypeText)
 from controllers.elements import Observation, UIElement
 from controllers.policy import Decision, HistoryEntry
 
@@ -158,6 +158,36 @@ class Kit:
         bodies = [b for b in self.obs.elements if b.states.scrollable]
         target = ElementTarget(id=bodies[-1].id) if bodies else None
         return None, Scroll(direction=Direction(direction), amount=0.6, target=target)
+
+    def locate(self, key: str) -> tuple[Optional[UIElement], Optional[Any]]:
+        """Like ``seek`` but gives up: (element, None), (None, scroll), or (None, None) once surely absent.
+
+        Absent means nothing scrolls, or the search hit both ends of the list
+        (two scrolls that changed nothing) without seeing ``key``.
+        """
+        ends = self.memory.setdefault("locate_ends", {})
+        if self.el(key) is not None:
+            ends.pop(key, None)
+            return self.seek(key)
+        if not any(e.states.scrollable for e in self.obs.elements):
+            return None, None
+        if self.memory.get("seek_fp") == self.obs.fingerprint():  # the last scroll hit an end
+            ends[key] = ends.get(key, 0) + 1
+            if ends[key] >= 2:
+                ends.pop(key)
+                return None, None
+        return self.seek(key)
+
+    def tap(self, key: str) -> Any:
+        """Click ``key``, scrolling to it first if needed."""
+        e, move = self.seek(key)
+        return move if e is None else self.click(e)
+
+    def long_press(self, target: UIElement | str) -> LongPress:
+        e = self.el(target) if isinstance(target, str) else target
+        if e is None:
+            raise LookupError(f"expert asked for missing element {target!r}")
+        return LongPress(target=ElementTarget(id=e.id))
 
     def _scroll_parent(self, e: UIElement) -> Optional[UIElement]:
         p = e.parent

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Any, Optional
 
 from controllers.sim.apps.calendar import MAX_PER_DAY, MONTHS_EN, TIMES
-from tasks.apps.shop import tap
 from tasks.base import TaskTemplate, register
 
 NEW_TITLES = ["Dentist", "치과", "Team dinner", "Yoga class", "Zoë's recital", "Sprint planning", "미용실",
@@ -53,7 +52,7 @@ def goto_day(kit, day: str):
     if page is not None and page.startswith("day/"):
         delta = (date.fromisoformat(day) - date.fromisoformat(page[4:])).days
         if abs(delta) <= 2:  # a neighbour: step with the ‹ › buttons
-            return tap(kit, "calendar:next_day" if delta > 0 else "calendar:prev_day")
+            return kit.tap("calendar:next_day" if delta > 0 else "calendar:prev_day")
     if page != "main":
         return kit.goto("calendar")
     month, move = kit.seek("calendar:month")
@@ -61,20 +60,20 @@ def goto_day(kit, day: str):
         return move
     if month.value != day[:7]:
         return kit.click("calendar:next" if month.value < day[:7] else "calendar:prev")
-    return tap(kit, f"calendar:day:{day}")
+    return kit.tap(f"calendar:day:{day}")
 
 
 def fill_form(kit, *, title: str = "", day: str = "", time: str = ""):
     """Drive the event form (and its picker and time menu) to the given values, then save."""
     if time and kit.has("calendar:time_menu"):
-        return tap(kit, f"calendar:time:{time}")
+        return kit.tap(f"calendar:time:{time}")
     if kit.page("calendar") == "picker":
         if not day:  # some other form's picker
             return kit.go_back("calendar")
         month = kit.el("calendar:pick:month")
         if month.value != day[:7]:
             return kit.click("calendar:pick:next" if month.value < day[:7] else "calendar:pick:prev")
-        return tap(kit, f"calendar:pick:day:{day}")
+        return kit.tap(f"calendar:pick:day:{day}")
     for key, want, typed in (("calendar:title_field", title, True), ("calendar:date_field", day, False),
                              ("calendar:time_field", time, False)):
         if not want:
@@ -84,7 +83,7 @@ def fill_form(kit, *, title: str = "", day: str = "", time: str = ""):
             return move
         if e.value != want:
             return kit.type(e, want) if typed else kit.click(e)
-    return tap(kit, "calendar:save")
+    return kit.tap("calendar:save")
 
 
 def in_form(kit) -> bool:
@@ -170,7 +169,7 @@ class DeleteEvent(TaskTemplate):
             return stray
         page = kit.page("calendar")
         if page == f"event/{params['id']}":
-            return kit.click("calendar:delete_ok") if kit.has("calendar:delete_ok") else tap(kit, "calendar:delete")
+            return kit.click("calendar:delete_ok") if kit.has("calendar:delete_ok") else kit.tap("calendar:delete")
         if page == f"day/{params['date']}":
             row = kit.el(f"calendar:event:{params['id']}")
             return kit.click(row) if row is not None else kit.done()
@@ -253,7 +252,7 @@ class _EditEvent(TaskTemplate):
                      "time": kit.value("calendar:event_time")}
             if all(shown[k] == v for k, v in want.items()):
                 return kit.done()
-            return tap(kit, "calendar:edit")
+            return kit.tap("calendar:edit")
         # the event is on its old day, or on the new one if it already moved
         days = [params["date"], want.get("date", params["date"])]
         look = days[1] if kit.memory.get("look_new") else days[0]

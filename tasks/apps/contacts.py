@@ -1,7 +1,6 @@
 """Contacts tasks: add, edit, delete, favorite, open and look up people."""
 from __future__ import annotations
 
-from controllers.actions import ElementTarget, LongPress
 from controllers.sim.apps.contacts import digits
 from controllers.sim.style import person_name, phone_number
 from tasks.base import TaskTemplate, register
@@ -163,7 +162,7 @@ class DeleteContact(TaskTemplate):
         if row is None:
             return kit.done()
         if kit.seed % 3 == 1:  # some episodes use the long-press menu
-            return LongPress(target=ElementTarget(id=row.id))
+            return kit.long_press(row)
         return kit.click(row)
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from controllers.actions import Click, DoneStatus, ElementTarget, LongPress, MouseButton
+from controllers.actions import Click, DoneStatus, ElementTarget, MouseButton
 from controllers.sim.apps.files import ROOT
-from tasks.apps.shop import locate, tap
 from tasks.base import TaskTemplate, register
 
 NEW_NAMES = ["보고서_최종", "final", "2026 계획", "Zoë notes", "résumé_new", "회의록", "budget-Q3", "이력서", "Naïve plan",
@@ -56,7 +55,7 @@ def goto_folder(kit, chain: list[str]):
     search = kit.el("files:search")
     if search is not None and search.value:  # a filter could hide the next folder
         return kit.type(search, "")
-    e, move = locate(kit, path[pages.index(page)][1])
+    e, move = kit.locate(path[pages.index(page)][1])
     if e is None and move is None:  # someone moved or deleted a folder on the way
         return kit.done(DoneStatus.failure, "folder not found")
     return move or kit.click(e)
@@ -93,7 +92,7 @@ def find_row(kit, item_id: str, names: list[str]) -> tuple[Optional[Any], Option
             return None, kit.scroll("up", 5)
         if search is not None and search.value not in names:
             return None, kit.type(search, names[0])
-        e, move = locate(kit, key)
+        e, move = kit.locate(key)
         if e is None and move is None and search is not None:
             i = names.index(search.value)
             if i + 1 < len(names):
@@ -101,14 +100,14 @@ def find_row(kit, item_id: str, names: list[str]) -> tuple[Optional[Any], Option
         return e, move
     if search is not None and search.value:
         return None, kit.type(search, "")
-    return locate(kit, key)
+    return kit.locate(key)
 
 
 def press(kit, e):
     """Open a row's context menu: long-press on phones, right-click or long-press on desktops."""
     if kit.form == "desktop" and kit.seed % 4 < 2:
         return Click(target=ElementTarget(id=e.id), button=MouseButton.right)
-    return LongPress(target=ElementTarget(id=e.id))
+    return kit.long_press(e)
 
 
 def via_page(kit) -> bool:
@@ -147,7 +146,7 @@ class RenameFile(TaskTemplate):
         if kit.has(f"files:ctx:{iid}:rename"):
             return kit.click(f"files:ctx:{iid}:rename")
         if kit.page("files") == f"file/{iid}":
-            return kit.done() if kit.value("files:name") == new else tap(kit, "files:rename")
+            return kit.done() if kit.value("files:name") == new else kit.tap("files:rename")
         move = goto_folder(kit, params["chain"])
         if move:
             return move
@@ -186,7 +185,7 @@ class DeleteFile(TaskTemplate):
         if kit.has(f"files:ctx:{iid}:delete"):
             return kit.click(f"files:ctx:{iid}:delete")
         if kit.page("files") == f"file/{iid}":
-            return tap(kit, "files:delete")
+            return kit.tap("files:delete")
         move = goto_folder(kit, params["chain"])
         if move:
             return move
@@ -221,7 +220,7 @@ class FavoriteFile(TaskTemplate):
         if stray:
             return stray
         if kit.page("files") == f"file/{iid}":
-            return kit.done() if kit.checked("files:favorite") else tap(kit, "files:favorite")
+            return kit.done() if kit.checked("files:favorite") else kit.tap("files:favorite")
         move = goto_folder(kit, params["chain"])
         if move:
             return move
@@ -264,11 +263,11 @@ class MoveFile(TaskTemplate):
             return kit.done()
         page = kit.page("files")
         if page == f"move/{iid}":
-            return tap(kit, f"files:dest:{params['dest']}")
+            return kit.tap(f"files:dest:{params['dest']}")
         if kit.has(f"files:ctx:{iid}:move"):
             return kit.click(f"files:ctx:{iid}:move")
         if page == f"file/{iid}":
-            return kit.done() if kit.value("files:location") == params["dest"] else tap(kit, "files:move")
+            return kit.done() if kit.value("files:location") == params["dest"] else kit.tap("files:move")
         # look in the source folder; if the file is not there, check the destination
         look_dest = kit.memory.get("look_dest", False)
         move = goto_folder(kit, params["dest_chain"] if look_dest else params["chain"])

@@ -1,7 +1,6 @@
 """Messages tasks: reply, start a conversation, delete, read and count conversations."""
 from __future__ import annotations
 
-from controllers.actions import ElementTarget, LongPress
 from controllers.sim.style import person_name
 from tasks.base import TaskTemplate, register
 
@@ -192,7 +191,7 @@ class DeleteThread(TaskTemplate):
         if row is None:
             return kit.done()
         if kit.seed % 2 == 0:  # long-press the row, or open it and use the overflow menu
-            return LongPress(target=ElementTarget(id=row.id))
+            return kit.long_press(row)
         return kit.click(row)
 
 

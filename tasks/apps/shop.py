@@ -20,26 +20,6 @@ ADDRESSES = ["42 Gangnam-daero", "부산 해운대로 77", "9 Rue Oberkampf", "1
              "서울 종로구 세종대로 1", "18 Königstraße", "Rua Augusta 1500"]
 
 
-def locate(kit, key: str) -> tuple[Optional[Any], Optional[Any]]:
-    """Like ``kit.seek`` but gives up: (element, None), (None, scroll) or (None, None) once surely absent.
-
-    Absent means: nothing scrolls, or the search hit both ends of the list
-    (two scrolls that changed nothing) without seeing ``key``.
-    """
-    ends = kit.memory.setdefault("locate_ends", {})
-    if kit.el(key) is not None:
-        ends.pop(key, None)
-        return kit.seek(key)
-    if not any(e.states.scrollable for e in kit.obs.elements):
-        return None, None
-    if kit.memory.get("seek_fp") == kit.obs.fingerprint():  # the last scroll hit an end
-        ends[key] = ends.get(key, 0) + 1
-        if ends[key] >= 2:
-            ends.pop(key)
-            return None, None
-    return kit.seek(key)
-
-
 def _int(value: Optional[str]) -> int:
     digits = re.sub(r"\D", "", value or "")
     return int(digits) if digits else 0
@@ -55,7 +35,7 @@ def close_stray_overlay(kit, city: str = "") -> Optional[Any]:
     if kit.has("shop:promo_close"):
         return kit.click("shop:promo_close")
     if kit.has("shop:city_menu"):
-        return tap(kit, f"shop:city:{city}") if city else kit.back()
+        return kit.tap(f"shop:city:{city}") if city else kit.back()
     return None
 
 
@@ -78,12 +58,6 @@ def open_product(kit, pid: str, name: str):
     return move if e is None else kit.click(e)
 
 
-def tap(kit, key: str):
-    """Click ``key``, scrolling to it first if needed."""
-    e, move = kit.seek(key)
-    return move if e is None else kit.click(e)
-
-
 def cart_has(kit, pid: str, name: str, want: int, exclusive: bool = False):
     """Drive the cart so product ``pid`` has ``want`` pieces (and nothing else if ``exclusive``); None when so.
 
@@ -94,8 +68,8 @@ def cart_has(kit, pid: str, name: str, want: int, exclusive: bool = False):
         if exclusive:
             for other in _lines(kit):
                 if other != pid:
-                    return tap(kit, f"shop:line:{other}:remove")
-        line, move = locate(kit, f"shop:line:{pid}")
+                    return kit.tap(f"shop:line:{other}:remove")
+        line, move = kit.locate(f"shop:line:{pid}")
         if line is None and move is not None:
             return move
         have = _int(line.value) if line is not None else 0
@@ -104,7 +78,7 @@ def cart_has(kit, pid: str, name: str, want: int, exclusive: bool = False):
         if have == 0:
             kit.memory["shop_add_first"] = True  # callers then go to the product page, not back here
             return kit.go_back("shop")
-        return tap(kit, f"shop:line:{pid}:{'inc' if have < want else 'dec'}")
+        return kit.tap(f"shop:line:{pid}:{'inc' if have < want else 'dec'}")
     if page == f"product/{pid}":
         have = _int(kit.value("shop:in_cart"))
         if have == want and not exclusive:
@@ -115,8 +89,8 @@ def cart_has(kit, pid: str, name: str, want: int, exclusive: bool = False):
         if qty is None:
             return move
         if _int(qty.value) != want - have:
-            return tap(kit, "shop:qty_inc" if _int(qty.value) < want - have else "shop:qty_dec")
-        return tap(kit, "shop:add_to_cart")
+            return kit.tap("shop:qty_inc" if _int(qty.value) < want - have else "shop:qty_dec")
+        return kit.tap("shop:add_to_cart")
     return open_product(kit, pid, name)
 
 
@@ -151,7 +125,7 @@ class AddToCart(TaskTemplate):
             return open_product(kit, params["pid"], params["product"])
         if _int(kit.value("shop:in_cart")) >= 1:
             return kit.done()
-        return tap(kit, "shop:add_to_cart")
+        return kit.tap("shop:add_to_cart")
 
 
 @register
@@ -214,7 +188,7 @@ class RemoveFromCart(TaskTemplate):
         move = kit.goto("shop", [("cart", "shop:cart")])
         if move is not None:
             return move
-        e, move = locate(kit, f"shop:line:{params['pid']}:remove")
+        e, move = kit.locate(f"shop:line:{params['pid']}:remove")
         if e is None:
             return move or kit.done()
         return kit.click(e)
@@ -275,7 +249,7 @@ def checkout_form(kit, *, name: str = "", address: str = "", city: str = "", pay
             return move
         if not e.states.checked:
             return kit.click(e)
-    return tap(kit, "shop:place_order")
+    return kit.tap("shop:place_order")
 
 
 @register
@@ -312,7 +286,7 @@ class BuyAndShip(TaskTemplate):
         move = cart_has(kit, params["pid"], params["product"], params["qty"], exclusive=True)
         if move is not None:
             return move
-        return tap(kit, "shop:checkout")
+        return kit.tap("shop:checkout")
 
 
 @register
@@ -355,7 +329,7 @@ class CheckoutCart(TaskTemplate):
         move = kit.goto("shop", [("cart", "shop:cart")])
         if move is None and kit.has("shop:cart_empty"):
             return kit.done(DoneStatus.failure, "the cart is empty")
-        return move or tap(kit, "shop:checkout")
+        return move or kit.tap("shop:checkout")
 
 
 @register
