@@ -147,7 +147,8 @@ class SimDevice:
     def _build_app(self, key: str, x: float, y: float, w: float, h: float) -> Node:
         app = self.apps[key]
         for _ in range(2):
-            page = Page(self.style, key, app.page, x, y, w, h, scroll=app.scroll.get(app.page, 0.0), focus=app.focus)
+            page = Page(self.style, key, app.page, x, y, w, h, scroll=app.scroll.get(app.page, 0.0), focus=app.focus,
+                        scrolls=app.scroll)
             app.build(page)
             app.common_overlays(page)
             root, content_h = page.finish()
@@ -494,7 +495,29 @@ class SimDevice:
         page, content_h = self._viewports[key]
         return self.apps[key], page, content_h
 
+    def _scroll_menu(self, direction: str, amount: float, x: Optional[float], y: Optional[float]) -> Optional[str]:
+        """Scroll an open long menu under (x, y), or the foreground app's when no point is given."""
+        for key, (page, _) in self._viewports.items():
+            if x is None and key != self.foreground:
+                continue
+            for menu_key, (node, count, rows) in page.menus.items():
+                if x is not None and not (node.x <= x < node.x + node.w and node.y <= y < node.y + node.h):
+                    continue
+                app = self.apps[key]
+                step = max(1, round(amount * rows))
+                before = int(app.scroll.get(f"menu:{menu_key}", 0))
+                after = min(count - rows, max(0, before + (step if direction == "down" else -step)))
+                app.scroll[f"menu:{menu_key}"] = after
+                self._after_input()
+                return f"scrolled the menu {after - before:+d} items" if after != before else "already at the end"
+        return None
+
     def scroll(self, direction: str, amount: float, x: Optional[float] = None, y: Optional[float] = None) -> str:
+        self.scene()
+        if direction in ("up", "down"):
+            effect = self._scroll_menu(direction, amount, x, y)
+            if effect is not None:
+                return effect
         found = self.scroller_at(x, y)
         if found is None:
             return "nothing to scroll"

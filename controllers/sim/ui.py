@@ -64,12 +64,14 @@ class Page:
     """
 
     def __init__(self, style: Style, app: str, page: str, x: float, y: float, w: float, h: float,
-                 scroll: float = 0.0, focus: str = ""):
+                 scroll: float = 0.0, focus: str = "", scrolls: Optional[dict[str, float]] = None):
         self.style, self.theme = style, style.theme
         self.app, self.page = app, page
         self.x, self.y, self.w, self.h = x, y, w, h
         self.scroll = scroll
         self.focus = focus
+        self.scrolls = scrolls if scrolls is not None else {}  # the app's offsets, for scrollable menus
+        self.menus: dict[str, tuple[Node, int, int]] = {}  # open scrollable menus: node, items, rows shown
         self.root = Node(f"page:{app}/{page}", Role.container, x, y, w, h, kind="page")
         self.body: Node = self.root
         self.body_top = y
@@ -347,11 +349,15 @@ class Page:
         h = min(h, self.y + self.h - y)
         scrim = Node(f"{key}:scrim", Role.container, self.x, self.y, self.w, self.h, kind="scrim_clear")
         box = scrim.add(Node(key, Role.menu, x, y, w, h, name=title, kind="menu"))
-        for i, (ikey, label, handler) in enumerate(items):
-            iy = y + 4 + i * ih
-            if iy + ih > y + h:
-                break
-            box.add(Node(ikey, Role.menu_item, x, iy, w, ih, name=label, on_click=handler, kind="menu_item"))
+        rows = max(1, int((h - 8) // ih))
+        first = 0
+        if rows < len(items):  # too long for the screen: the menu scrolls, like a real dropdown list
+            box.scrollable = True
+            first = min(len(items) - rows, max(0, int(self.scrolls.get(f"menu:{key}", 0))))
+            self.menus[key] = (box, len(items), rows)
+        for slot, (ikey, label, handler) in enumerate(items[first:first + rows]):
+            box.add(Node(ikey, Role.menu_item, x, y + 4 + slot * ih, w, ih, name=label, on_click=handler,
+                         kind="menu_item"))
         self.overlays.append(scrim)
         return box
 

@@ -103,6 +103,8 @@ class App:
     def close_overlay(self) -> None:
         self.menu = None
         self.dialog = None
+        for key in [k for k in self.scroll if k.startswith("menu:")]:
+            del self.scroll[key]  # a menu opens at its top again
 
     def common_overlays(self, ui: Page) -> None:
         """Distractors every app can show: a rate-this-app dialog."""

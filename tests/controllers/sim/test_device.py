@@ -222,3 +222,44 @@ def test_selector_targets_work_on_the_sim():
     ctl.observe()
     r = ctl.execute(Click(target=select(role="button", text=ctl.device.apps["settings"].title)))
     assert r.ok and ctl.device.foreground == "settings"
+
+
+def test_long_menus_scroll_instead_of_dropping_items():
+    from controllers.sim.apps.base import App
+
+    class Picker(App):
+        key = "picker"
+        package = "com.handa.picker"
+
+        def init_state(self):
+            self.choice = ""
+            self.menu = "open"
+
+        def build(self, ui):
+            ui.header("Pick")
+            if self.menu:
+                ui.menu("picker:menu", [(f"picker:item:{i}", f"Option {i}", (lambda i=i: self._pick(i)))
+                                        for i in range(40)])
+
+        def _pick(self, i):
+            self.choice = f"Option {i}"
+            self.close_overlay()
+
+    dev = SimDevice(seed=1)
+    dev.apps["picker"] = Picker(dev)
+    dev.launch("picker")
+    dev.apps["picker"].menu = "open"
+    ctl = SimController(dev)
+    obs = ctl.observe()
+    menu = next(e for e in obs.elements if e.role == Role.menu)
+    assert menu.states.scrollable
+    shown = [e.name for e in obs.elements if e.role == Role.menu_item]
+    assert "Option 0" in shown and "Option 39" not in shown
+    for _ in range(10):
+        ctl.observe()
+        ctl.execute(Scroll(direction="down", amount=1.0, target=element(menu.id)))
+    obs = ctl.observe()
+    last = next(e for e in obs.elements if e.name == "Option 39")
+    ctl.execute(Click(target=element(last.id)))
+    assert dev.apps["picker"].choice == "Option 39"
+    assert dev.apps["picker"].menu is None
