@@ -174,8 +174,10 @@ def tasks_show(task_id: str = typer.Argument(..., help="Template id, e.g. settin
     except KeyError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(EXIT_USAGE)
+    from agent.recording import Masker
+
     example = make_instance(task_id, seed, template.forms[0])
-    info = template.info() | {"example": {"seed": seed, "goal": example.goal,
+    info = template.info() | {"example": {"seed": seed, "goal": Masker(example.secrets).text(example.goal),
                                           "params": {k: ("••••••" if k in template.secret_params else v)
                                                      for k, v in example.params.items()}}}
     if json_out:
@@ -186,7 +188,7 @@ def tasks_show(task_id: str = typer.Argument(..., help="Template id, e.g. settin
     console.print("wordings:")
     for g in template.goals:
         console.print(f"  - {g}")
-    console.print(f"example (seed {seed}): {example.goal}")
+    console.print(f"example (seed {seed}): {info['example']['goal']}")
 
 
 @schema_app.command("actions")

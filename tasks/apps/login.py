@@ -73,6 +73,7 @@ def to_profile(kit, params):
 class SignIn(TaskTemplate):
     id = "login.sign_in"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 3
     goals = [f"Sign in {CREDS}", "Log in to my account. Username: {user}, password: {pw}",
              "{user} 계정으로 로그인해줘 (비밀번호 {pw})", "Use {user} / {pw} to log into the Account app"]
@@ -94,6 +95,7 @@ class SignIn(TaskTemplate):
 class StaySignedIn(TaskTemplate):
     id = "login.stay_signed_in"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 5
     goals = [f"Sign in {CREDS} and tick 'remember me'", "Log in as {user} (password {pw}) and stay signed in",
              "{user} / {pw}로 로그인하고 로그인 유지를 켜줘", "Keep me logged in: sign in as {user}, password {pw}"]
@@ -133,6 +135,7 @@ class StaySignedIn(TaskTemplate):
 class SignOut(TaskTemplate):
     id = "login.sign_out"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 3
     goals = ["Sign out of the account app", "Log me out", "계정에서 로그아웃해줘", "Sign out of {user}"]
 
@@ -163,6 +166,7 @@ class SignOut(TaskTemplate):
 class AccountSwitch(TaskTemplate):
     id = "login.notifications"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 5
     goals = [f"Sign in {CREDS} and turn {{state}} notifications",
              "Log in as {user} (password: {pw}), then switch {state} account notifications",
@@ -194,6 +198,7 @@ class AccountSwitch(TaskTemplate):
 class ChangeDisplayName(TaskTemplate):
     id = "login.change_name"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 7
     goals = [f"Sign in {CREDS} and change the display name to {{name}}",
              "Log into {user} (password {pw}) and rename my profile to \"{name}\"",
@@ -237,6 +242,7 @@ def _amount(text: str) -> str:
 class ReadBalance(TaskTemplate):
     id = "login.read_balance"
     app = "login"
+    secret_params = ("pw",)
     steps_hint = 4
     goals = [f"Sign in {CREDS} and tell me my balance", "What's the balance on account {user}? (password {pw})",
              "{user} / {pw}로 로그인해서 잔액 알려줘", "Check how much money is in {user}'s account, password {pw}"]

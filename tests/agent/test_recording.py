@@ -197,3 +197,17 @@ def test_view_escapes_hostile_text(tmp_path):
           rec).run("g")
     page = render_html(load_recording(rec.path))
     assert "<script>alert(1)" not in page and "<img onerror" not in page
+
+
+def test_task_passwords_never_reach_the_disk(tmp_path):
+    """The login password appears in the goal and is typed: every file must show the mask instead."""
+    inst, result, rec = record_task(tmp_path, task="login.sign_in", seed=2)
+    assert result.success
+    password = inst.params["pw"]
+    for f in rec.path.iterdir():
+        data = f.read_bytes()
+        data = gzip.decompress(data) if f.name.endswith(".gz") else data
+        assert password.encode() not in data, f.name
+    assert rec.manifest.secret_names == ["pw"]
+    typed = [s for s in rec.steps if s.action and s.action["type"] == "type" and s.action.get("secret")]
+    assert typed and all(s.secret_ref == "pw" for s in typed)

@@ -19,7 +19,8 @@ def record(tmp_path, task, seed, form="phone"):
     return load_recording(rec.path)
 
 
-@pytest.mark.parametrize("task, form", [("settings.quiet_mode", "phone"), ("settings.rename_device", "desktop")])
+@pytest.mark.parametrize("task, form", [("settings.quiet_mode", "phone"), ("settings.rename_device", "desktop"),
+                                        ("login.sign_in", "phone"), ("webform.signup", "desktop")])
 def test_replay_reaches_the_recorded_final_state(tmp_path, task, form):
     rec = record(tmp_path, task, 4, form)
     report = replay(rec)
