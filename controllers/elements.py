@@ -194,7 +194,11 @@ class Observation(BaseModel):
     _index: Optional[dict[int, UIElement]] = PrivateAttr(default=None)
 
     def attach_screenshot(self, loader: Callable[[], Any]) -> "Observation":
-        """Attach a zero-argument callable returning a PIL image (called at most once)."""
+        """Attach a zero-argument callable returning a PIL image (called at most once).
+
+        The loader must return the screen as it was when this observation was
+        made, even when called after actions have changed the screen.
+        """
         self._screenshot_loader = loader
         self._screenshot = None
         return self

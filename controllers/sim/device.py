@@ -253,7 +253,8 @@ class SimDevice:
                    on_click=(lambda k=key: self._focus_window(k)))
         bar = win.add(Node(f"window:{key}:titlebar", Role.toolbar, x, y, w, TITLE_H, kind="titlebar",
                            selected=active))
-        bar.add(Node(f"window:{key}:title", Role.text, x + 10, y, w - 120, TITLE_H, name=app.title, kind="title_small"))
+        bar.add(Node(f"window:{key}:title", Role.text, x + 10, y, w - 120, TITLE_H, name=app.title, kind="title_small",
+                     selected=active))
         bar.add(Node(f"window:{key}:minimize", Role.button, x + w - 72, y + 2, 32, TITLE_H - 4, desc="Minimize",
                      kind="win_min", on_click=(lambda k=key: self._minimize(k))))
         bar.add(Node(f"window:{key}:close", Role.button, x + w - 36, y + 2, 32, TITLE_H - 4, desc="Close",
@@ -378,12 +379,14 @@ class SimDevice:
             window=fg.title if fg else "Home", window_bounds=window_bounds, timestamp=time.time(),
             device=f"sim-{self.form}-{self.seed}", warnings=[])
         obs.__pydantic_private__ = {"_screenshot_loader": None, "_screenshot": None, "_index": None}
-        obs.attach_screenshot(self.render)
+        # the scene is rebuilt (not mutated) after input, so this snapshot renders the screen as observed
+        scene = self.scene()
+        obs.attach_screenshot(lambda: self.render(scene))
         return obs, nodes
 
-    def render(self):
+    def render(self, scene: Optional[list[Node]] = None):
         from controllers.sim.render import render_scene
-        return render_scene(self)
+        return render_scene(self, scene)
 
     # ------------------------------------------------------------ input (logical dp)
     def hit(self, x: float, y: float) -> Optional[Node]:

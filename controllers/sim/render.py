@@ -118,7 +118,8 @@ def _mix(a, b, t: float):
     return tuple(int(a[i] * (1 - t) + b[i] * t) for i in range(3))
 
 
-def render_scene(device) -> Image.Image:
+def render_scene(device, scene=None) -> Image.Image:
+    """Render ``scene`` (default: the current one) at the device's pixel size."""
     theme = device.style.theme
     s = device.scale
     W, H = device.size
@@ -148,7 +149,7 @@ def render_scene(device) -> Image.Image:
                       max_width=box[2] - box[0] - dx * s - 2 * s)
 
     rad = int(theme.radius * s)
-    for root in device.scene():
+    for root in (scene if scene is not None else device.scene()):
         for n in root.walk():
             k = n.kind
             box = R(n)
@@ -168,7 +169,7 @@ def render_scene(device) -> Image.Image:
             elif k == "title":
                 text(n, n.name, theme.fg, 19, bold=True, dx=4)
             elif k == "title_small":
-                text(n, n.name, theme.on_accent if device.foreground and n.key.startswith(f"window:{device.foreground}") else theme.fg, 14, bold=True, dx=2)
+                text(n, n.name, theme.on_accent if n.selected else theme.fg, 14, bold=True, dx=2)
             elif k in ("text", "caption", "status_text"):
                 color = theme.muted if k == "caption" else theme.fg
                 text(n, n.name, color, 12 if k != "text" else 15, dx=0 if k != "status_text" else 2)

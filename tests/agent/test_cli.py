@@ -96,10 +96,10 @@ def test_console_script_help_and_exit_codes():
 
 def test_secrets_are_masked_in_the_live_log_and_json(tmp_path):
     script = tmp_path / "s.json"
-    script.write_text(json.dumps([{"type": "answer", "text": "the code is 9876"}]))
-    r = runner.invoke(app, ["run", "say 9876", "--policy", "scripted", "--script", str(script), "--secret",
-                            "code=9876", "--record-dir", str(tmp_path / "r"), "--json"])
+    script.write_text(json.dumps([{"type": "answer", "text": "the code is Zq-9876-xy"}]))
+    r = runner.invoke(app, ["run", "say Zq-9876-xy", "--policy", "scripted", "--script", str(script), "--secret",
+                            "code=Zq-9876-xy", "--record-dir", str(tmp_path / "r"), "--json"])
     assert r.exit_code == 0
-    assert "9876" not in r.output
+    assert "Zq-9876-xy" not in r.output
     rec = Path(last_json(r.stdout)["recording"])
-    assert all("9876" not in f.read_text(errors="ignore") for f in rec.iterdir() if f.suffix in (".json", ".jsonl"))
+    assert all("Zq-9876-xy" not in f.read_text(errors="ignore") for f in rec.iterdir() if f.suffix in (".json", ".jsonl"))

@@ -91,11 +91,11 @@ def test_typed_secrets_are_masked_everywhere(tmp_path):
 
 
 def test_registered_secrets_are_masked_in_goal_and_outcome(tmp_path):
-    rec = Recorder(tmp_path, secrets={"pin": "4321"})
-    rec.start(goal="unlock with 4321", policy="scripted", platform="sim")
-    Agent(SimController(seed=1), ScriptedPolicy([{"type": "answer", "text": "pin was 4321"}]), rec).run("g")
+    rec = Recorder(tmp_path, secrets={"pin": "Pq-4321-zz"})
+    rec.start(goal="unlock with Pq-4321-zz", policy="scripted", platform="sim")
+    Agent(SimController(seed=1), ScriptedPolicy([{"type": "answer", "text": "pin was Pq-4321-zz"}]), rec).run("g")
     text = (rec.path / "manifest.json").read_text() + (rec.path / "steps.jsonl").read_text()
-    assert "4321" not in text and "••••••" in text
+    assert "Pq-4321-zz" not in text and "••••••" in text
 
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -211,3 +211,28 @@ def test_task_passwords_never_reach_the_disk(tmp_path):
     assert rec.manifest.secret_names == ["pw"]
     typed = [s for s in rec.steps if s.action and s.action["type"] == "type" and s.action.get("secret")]
     assert typed and all(s.secret_ref == "pw" for s in typed)
+
+
+def test_recorded_screenshot_shows_the_screen_before_the_action(tmp_path):
+    """Screenshots are lazy; the recorder runs after the action, yet must store what the policy saw."""
+    from PIL import Image
+
+    from controllers.sim.render import render_scene
+
+    inst = make_instance("settings.wifi", seed=3)
+    ctl = SimController(inst.device)
+    rec = Recorder(tmp_path)
+    rec.start(goal=inst.goal, policy="expert", platform="sim")
+    seen = []
+
+    class Spy(ExpertPolicy):
+        def decide(self, goal, obs, history):
+            seen.append(render_scene(inst.device).tobytes())  # the screen right now, before acting
+            return super().decide(goal, obs, history)
+
+    result = Agent(ctl, Spy(inst), rec, judge=inst.is_successful).run(inst.goal)
+    assert result.success
+    steps = load_recording(rec.path).steps
+    for step, expected in zip(steps, seen):
+        assert Image.open(rec.path / step.observation.screenshot).convert("RGB").tobytes() == expected
+    assert seen[0] != seen[1]
