@@ -8,12 +8,13 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
     name="handa",
-    help="Handa: an action agent for phones and PCs. Observe the screen, decide with a small fast model, act, "
-         "and record every step for replay and evaluation.",
+    help="Handa: an action agent for phones and PCs. Observe the screen (screenshot and accessibility tree), let a "
+         "policy decide the next action, validate and execute it, and record every step for replay and evaluation.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,7 +44,7 @@ class SplitName(str, Enum):
 
 
 def _usage(console: Console, message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -110,36 +111,47 @@ def run(
     mask = Masker(secrets)
     recorder = None
     if not no_record:
+        if record_dir.exists() and not record_dir.is_dir():
+            _usage(console, f"--record-dir {record_dir} exists and is not a folder")
         try:
             recorder = Recorder(record_dir, screenshots=screenshots, image_format=image_format, secrets=secrets)
         except ValueError as exc:
             _usage(console, str(exc))
-        recorder.start(goal=goal_text, policy=getattr(pol, "name", policy), platform="sim", device=f"sim-{form.value}",
+        recorder.mask = mask
+        try:
+            recorder.start(goal=goal_text, policy=getattr(pol, "name", policy), platform="sim", device=f"sim-{form.value}",
                        screen=controller.screen, model=getattr(pol, "model_id", None),
-                       task=TaskRef(id=task or "", seed=seed, form=form.value, split=split.value, scale=scale,
-                                    params=instance.params if instance else {}))
+                           task=TaskRef(id=task or "", seed=seed, form=form.value, split=split.value, scale=scale,
+                                        params=instance.params if instance else {}))
+        except OSError as exc:
+            _usage(console, f"cannot write recordings to {record_dir}: {exc}")
 
-    console.print(f"[bold]goal[/bold] {mask.text(goal_text)}  [dim]({platform.value} {form.value}, seed {seed}, "
-                  f"policy {getattr(pol, 'name', policy)})[/dim]")
+    def show(text: str) -> str:
+        return escape(mask.text(text))
+
+    console.print(f"[bold]goal[/bold] {show(goal_text)}  [dim]({platform.value} {form.value}, seed {seed}, "
+                  f"policy {escape(getattr(pol, 'name', policy))})[/dim]")
 
     def log(event: StepEvent) -> None:
         mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
-        err = f"  [red]{mask.text(event.error)}[/red]" if event.error else ""
-        console.print(f"{event.index + 1:>4} {mark} {mask.text(event.description)}  [dim]{event.ms:.1f} ms[/dim]{err}")
+        err = f"  [red]{show(event.error)}[/red]" if event.error else ""
+        console.print(f"{event.index + 1:>4} {mark} {show(event.description)}  [dim]{event.ms:.1f} ms[/dim]{err}")
 
     judge = instance.is_successful if instance is not None else None
-    agent = Agent(controller, pol, recorder, max_steps=max_steps, timeout_s=timeout, judge=judge, on_step=log)
+    agent = Agent(controller, pol, recorder, max_steps=max_steps, timeout_s=timeout, judge=judge, on_step=log,
+                  masker=mask)
     with controller:
         result = agent.run(goal_text)
+    result.answer = mask.text(result.answer) if result.answer else result.answer
+    result.message = mask.text(result.message)
     colour = "green" if result.success else "red"
     console.print(f"[{colour}]{'success' if result.success else 'failure'}[/{colour}] after {result.steps} steps "
-                  f"({result.reason.value}{': ' + mask.text(result.message) if result.message else ''})"
-                  f"{'  answer: ' + mask.text(result.answer) if result.answer else ''}")
+                  f"({result.reason.value}{': ' + escape(result.message) if result.message else ''})"
+                  f"{'  answer: ' + escape(result.answer) if result.answer else ''}")
     if result.recording:
-        console.print(f"recording: {result.recording}")
+        console.print(f"recording: {escape(result.recording)}")
     if json_out:
-        data = result.model_dump(mode="json")
-        print(json.dumps(mask(data), ensure_ascii=False), flush=True)
+        print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False), flush=True)
     raise typer.Exit(EXIT_OK if result.success else EXIT_FAILED)
 
 
@@ -208,15 +220,17 @@ def view(recording: Path = typer.Argument(..., help="A recording folder."),
     from agent.viewer import write_html
 
     console = Console(stderr=True)
+    if not recording.exists():
+        _usage(console, f"{recording}: no such recording folder")
     try:
         rec = load_recording(recording)
         out = write_html(rec, output)
-    except RecordingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (RecordingError, OSError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
     for w in rec.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
-    console.print(f"wrote {out} ({len(rec.steps)} steps)")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+    console.print(f"wrote {escape(str(out))} ({len(rec.steps)} steps)")
 
 
 @app.command()
@@ -230,17 +244,19 @@ def replay(recording: Path = typer.Argument(..., help="A sim recording folder.")
     from agent.replay import replay as do_replay
 
     console = Console(stderr=True)
+    if not recording.exists():
+        _usage(console, f"{recording}: no such recording folder")
     try:
         report = do_replay(load_recording(recording))
     except RecordingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
     for s in report.steps:
         mark = "[green]✓[/green]" if s.screen_matches and s.ok else "[red]✗[/red]"
         console.print(f"{s.index + 1:>4} {mark} screen {'same' if s.screen_matches else 'differs'}"
-                      f"{'  ' + s.error if s.error else ''}")
+                      f"{'  ' + escape(s.error) if s.error else ''}")
     colour = "green" if report.final_state_matches else "red"
-    console.print(f"[{colour}]{report.message}[/{colour}] (replayed {report.executed} actions)")
+    console.print(f"[{colour}]{escape(report.message)}[/{colour}] (replayed {report.executed} actions)")
     if json_out:
         print(report.model_dump_json())
     raise typer.Exit(EXIT_OK if report.final_state_matches else EXIT_FAILED)

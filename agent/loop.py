@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel
 
-from agent.recording import Outcome, Recorder
+from agent.recording import Masker, Outcome, Recorder
 from agent.validate import validate
 from controllers.actions import describe
 from controllers.base import ControllerError, DeviceLost
@@ -23,6 +23,7 @@ class StopReason(str, Enum):
     interrupted = "interrupted"
     error_limit = "error_limit"
     device_error = "device_error"
+    crashed = "crashed"  # an unexpected exception; the recording is still finalized
 
 
 class EpisodeResult(BaseModel):
@@ -56,11 +57,15 @@ class Agent:
     def __init__(self, controller: Any, policy: Any, recorder: Optional[Recorder] = None, *, max_steps: int = 30,
                  timeout_s: float = 300.0, max_errors: int = 3, no_progress_limit: int = 5,
                  settle_timeout_s: float = 2.0, judge: Optional[Callable[[Optional[str]], bool]] = None,
-                 on_step: Optional[Callable[[StepEvent], None]] = None):
+                 on_step: Optional[Callable[[StepEvent], None]] = None, masker: Optional[Masker] = None):
         self.controller, self.policy, self.recorder = controller, policy, recorder
         self.max_steps, self.timeout_s, self.max_errors = max_steps, timeout_s, max_errors
         self.no_progress_limit, self.settle_timeout_s = no_progress_limit, settle_timeout_s
         self.judge, self.on_step = judge, on_step
+        # typed secrets are registered here as they happen, so logs printed later can mask them
+        self.masker = masker if masker is not None else (recorder.mask if recorder is not None else Masker())
+        if recorder is not None:
+            recorder.mask = self.masker
 
     def _decide(self, goal: str, obs: Any, history: list[HistoryEntry]) -> Decision:
         try:
@@ -81,22 +86,24 @@ class Agent:
         answer: Optional[str] = None
         status: Optional[str] = None
         pending = None  # the post-settle observation doubles as the next step's
+        pending_ms = 0.0
         reason = StopReason.max_steps
         message = ""
         if hasattr(self.policy, "reset"):
             self.policy.reset(goal)
         try:
             for index in range(self.max_steps):
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     reason, message = StopReason.timeout, f"wall-clock limit of {self.timeout_s:g}s reached"
                     break
                 t0 = time.perf_counter()
                 obs = pending if pending is not None else self.controller.observe()
-                pending = None
                 t1 = time.perf_counter()
+                observe_ms = pending_ms if pending is not None else (t1 - t0) * 1000
+                pending = None
                 decision = self._decide(goal, obs, history)
                 t2 = time.perf_counter()
-                timings = {"observe": (t1 - t0) * 1000, "decide": (t2 - t1) * 1000}
+                timings = {"observe": observe_ms, "decide": (t2 - t1) * 1000}
                 steps = index + 1
                 action, error = (None, decision.error or "the policy produced no action")
                 if decision.action is not None and decision.error is None:
@@ -120,12 +127,15 @@ class Agent:
                     else:
                         reason, status, message = StopReason.done, action.status.value, action.summary
                     break
+                if action.type == "type" and action.secret:
+                    self.masker.add(f"typed_{index}", action.text)
                 result = self.controller.execute(action)
                 t3 = time.perf_counter()
                 self.controller.wait_for_settle(self.settle_timeout_s)
                 t4 = time.perf_counter()
                 timings.update(execute=(t3 - t2) * 1000, settle=(t4 - t3) * 1000)
                 pending = self.controller.observe()
+                pending_ms = (time.perf_counter() - t4) * 1000
                 after = pending.fingerprint()
                 self._record(index, obs, action, decision, None, result, after, timings)
                 history.append(HistoryEntry(step=index, action=action, ok=result.ok, error=result.error))
@@ -144,14 +154,25 @@ class Agent:
             reason, message = StopReason.interrupted, "interrupted by the user"
         except (DeviceLost, ControllerError) as exc:
             reason, message = StopReason.device_error, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # never leave a recording unfinished, whatever broke
+            reason, message = StopReason.crashed, f"{type(exc).__name__}: {exc}"
         success = self._success(reason, status, answer)
         result = EpisodeResult(success=success, reason=reason, steps=steps, answer=answer, status=status,
                                message=message, duration_s=time.monotonic() - start,
                                recording=str(self.recorder.path) if self.recorder and self.recorder.path else None)
         if self.recorder is not None:
             self.recorder.finish(Outcome(success=success, reason=reason.value, steps=steps, answer=answer,
-                                         message=message))
+                                         message=message, final_state=self._state_digest()))
         return result
+
+    def _state_digest(self) -> Optional[str]:
+        digest = getattr(self.controller, "state_digest", None)
+        if digest is None:
+            return None
+        try:
+            return digest()
+        except Exception:  # a closed or lost device has no state to report
+            return None
 
     def _success(self, reason: StopReason, status: Optional[str], answer: Optional[str]) -> bool:
         if self.judge is not None:

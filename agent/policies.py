@@ -15,7 +15,7 @@ POLICY_NAMES = ("expert", "scripted")
 
 
 class ScriptedPolicy:
-    """Plays a fixed list of actions, then says done.
+    """Plays a fixed list of actions, then says done (``failure`` if any step failed).
 
     Entries are validated one by one when they are played, so a malformed entry
     becomes a decision error (recorded, never executed) rather than a crash.
@@ -46,6 +46,11 @@ class ScriptedPolicy:
 
     def decide(self, goal: str, observation: Observation, history: list[HistoryEntry]) -> Decision:
         if self.position >= len(self.actions):
+            failed = [h for h in history if not h.ok]
+            if failed:  # a script whose steps failed did not do its job
+                return Decision(action=Done(status=DoneStatus.failure,
+                                            summary=f"script finished; {len(failed)} of {len(history)} steps failed"),
+                                confidence=1.0)
             return Decision(action=Done(status=DoneStatus.success, summary="script finished"), confidence=1.0)
         raw = self.actions[self.position]
         self.position += 1

@@ -20,12 +20,13 @@ import os
 import re
 import secrets as _secrets
 import time
+import zlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError
 
-from controllers.actions import SECRET_MASK, dump_action
+from controllers.actions import SECRET_MASK, dump_action, parse_action
 from controllers.base import ActionResult
 from controllers.elements import Observation, ScreenFrame, UIElement
 
@@ -44,16 +45,17 @@ class Outcome(BaseModel):
     steps: int = 0
     answer: Optional[str] = None
     message: str = ""
+    final_state: Optional[str] = None  # the device's own state digest, where it has one (the sim)
 
 
 class TaskRef(BaseModel):
     """How to rebuild the sim episode: the template (empty for a free goal) and the device."""
 
-    id: str = ""
+    id: str = Field(default="", max_length=200)
     seed: int = 0
-    form: str = "phone"
-    split: str = "all"
-    scale: float = 1.0
+    form: Literal["phone", "desktop"] = "phone"
+    split: Literal["all", "train", "heldout"] = "all"
+    scale: float = Field(default=1.0, ge=0.5, le=4.0)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -119,10 +121,24 @@ class Recording(BaseModel):
         if f is None or not f.exists():
             return []
         try:
-            data = json.loads(gzip.decompress(f.read_bytes()))
+            data = json.loads(_gunzip_capped(f.read_bytes(), MAX_TREE_BYTES, f))
             return [UIElement.model_validate(e) for e in data]
-        except (OSError, ValueError, ValidationError) as exc:
+        except (OSError, ValueError, TypeError, ValidationError, zlib.error) as exc:
+            if isinstance(exc, RecordingError):
+                raise
             raise RecordingError(f"{f}: unreadable element tree ({exc})") from exc
+
+
+MAX_TREE_BYTES = 64 * 1024 * 1024  # a 5,000-node tree is ~2 MB; more is a decompression bomb
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+
+
+def _gunzip_capped(data: bytes, limit: int, where: Path) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit or d.unconsumed_tail:
+        raise RecordingError(f"{where}: element tree expands past {limit // (1024 * 1024)} MB; refusing it")
+    return out
 
 
 def safe_member(root: Path, name: str) -> Path:
@@ -168,6 +184,28 @@ class Masker:
         return obj
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes; a lone surrogate (not valid Unicode) becomes U+FFFD instead of failing the write."""
+    return text.encode("utf-8", "replace")
+
+
+def _scrub(raw: Any) -> Any:
+    """Mask the text of anything in a policy's raw output that says it is secret."""
+    if isinstance(raw, dict):
+        out = {k: _scrub(v) for k, v in raw.items()}
+        if out.get("secret") and isinstance(out.get("text"), str):
+            out["text"] = SECRET_MASK
+        return out
+    if isinstance(raw, list):
+        return [_scrub(v) for v in raw]
+    if isinstance(raw, str) and '"secret"' in raw and "true" in raw:
+        try:
+            return json.dumps(_scrub(json.loads(raw)), ensure_ascii=False)
+        except ValueError:
+            return SECRET_MASK  # unparseable text that claims to hold a secret: keep none of it
+    return raw
+
+
 def new_session_id(label: str = "") -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)[:40].strip("-.")
@@ -199,19 +237,36 @@ class Recorder:
     # ------------------------------------------------------------ lifecycle
     def start(self, *, goal: str, policy: str, platform: str, device: str = "", screen: Optional[ScreenFrame] = None,
               model: Optional[str] = None, task: Optional[TaskRef] = None) -> Path:
-        self.session = self.session or new_session_id(task.id if task else "run")
-        self.path = self.root / self.session
-        self.path.mkdir(parents=True, exist_ok=False)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(20):
+            session = self.session or new_session_id(task.id if task else "run")
+            try:
+                (self.root / session).mkdir(exist_ok=False)
+                break
+            except FileExistsError:
+                if self.session is not None:
+                    raise
+        else:  # pragma: no cover - 20 collisions of 24 random bits
+            raise FileExistsError(f"could not create a new session folder in {self.root}")
+        self.session = session
+        self.path = self.root / session
         self.manifest = Manifest(session=self.session, platform=platform, device=device, screen=screen,
                                  goal=self.mask.text(goal), policy=policy, model=model, task=task,
                                  started=time.time(), secret_names=sorted(self.mask.secrets))
         self._write_manifest()
-        self._steps = open(self.path / "steps.jsonl", "a", encoding="utf-8")
+        self._steps = open(self.path / "steps.jsonl", "ab")
         return self.path
 
     def _write_manifest(self) -> None:
-        data = self.mask(self.manifest.model_dump(mode="json"))
-        _atomic_write(self.path / "manifest.json", json.dumps(data, ensure_ascii=False, indent=2).encode())
+        m = self.manifest
+        data = m.model_dump(mode="json")
+        # mask the free text only: names, paths and ids must stay intact even when a secret is short
+        data["goal"] = self.mask.text(m.goal)
+        if m.task is not None:
+            data["task"]["params"] = self.mask(data["task"]["params"])
+        if m.outcome is not None:
+            data["outcome"] = self.mask(data["outcome"])
+        _atomic_write(self.path / "manifest.json", _utf8(json.dumps(data, ensure_ascii=False, indent=2)))
 
     def step(self, index: int, observation: Observation, *, action: Any = None, decision: Any = None,
              validation_error: Optional[str] = None, result: Optional[ActionResult] = None,
@@ -238,25 +293,27 @@ class Recorder:
             tree = [self.mask(e.model_dump(mode="json", exclude_defaults=True)) for e in observation.elements]
             ref.tree = f"{stem}.tree.json.gz"
             _atomic_write(self.path / ref.tree,
-                          gzip.compress(json.dumps(tree, ensure_ascii=False).encode(), compresslevel=1))
+                          gzip.compress(_utf8(json.dumps(tree, ensure_ascii=False)), compresslevel=1))
         secret_ref = None
         action_data = None
         if action is not None:
-            if getattr(action, "type", None) == "type" and action.secret:
+            if getattr(action, "type", None) == "type" and getattr(action, "secret", False):
                 secret_ref = self.mask.name_of(action.text)
                 if secret_ref is None:
-                    secret_ref = f"typed-{index}"
+                    secret_ref = f"typed_{index}"
                     self.mask.add(secret_ref, action.text)
             try:
                 action_data = self.mask(dump_action(action))
             except Exception:  # an invalid object from a policy: keep what it was, never run it
-                action_data = {"invalid": self.mask(repr(action)[:2000])}
+                action_data = {"invalid": self.mask(_scrub(repr(action)[:2000]))}
+        if result is not None and (result.error or result.info):
+            result = result.model_copy(update={"error": self.mask(result.error), "info": self.mask(result.info)})
         record = StepRecord(index=index, time=time.time(), observation=ref, action=action_data, secret_ref=secret_ref,
-                            decision=self.mask(_decision_summary(decision)), validation_error=validation_error,
+                            decision=self.mask(_decision_summary(decision)), validation_error=self.mask(validation_error),
                             result=result, after_fingerprint=after_fingerprint, timings_ms=dict(timings_ms or {}))
         record.timings_ms["record"] = (time.perf_counter() - t0) * 1000
-        line = json.dumps(self.mask(record.model_dump(mode="json", exclude_none=True)), ensure_ascii=False)
-        self._steps.write(line + "\n")
+        line = json.dumps(record.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+        self._steps.write(_utf8(line + "\n"))
         self._steps.flush()
         return record
 
@@ -285,7 +342,7 @@ class Recorder:
         self.manifest.ended = time.time()
         self.manifest.status = "finished"
         self.manifest.outcome = outcome
-        self.manifest.secret_names = sorted(n for n in self.mask.secrets if not n.startswith("typed-"))
+        self.manifest.secret_names = sorted(n for n in self.mask.secrets if not n.startswith("typed_"))
         self._write_manifest()
 
 
@@ -301,6 +358,7 @@ def _decision_summary(decision: Any) -> dict[str, Any]:
         out["error"] = decision.error
     if decision.raw is not None:
         raw = decision.raw if isinstance(decision.raw, (dict, list, str, int, float, bool)) else repr(decision.raw)
+        raw = _scrub(raw)
         text = json.dumps(raw, ensure_ascii=False, default=str)
         out["raw"] = raw if len(text) <= 4000 else text[:4000] + "…"
     if decision.action is not None and getattr(decision.action, "type", None) == "type" and decision.action.secret:
@@ -313,10 +371,12 @@ def load_recording(path: Path | str) -> Recording:
     root = Path(path)
     if not root.is_dir():
         raise RecordingError(f"{root}: not a recording folder")
-    mpath = root / "manifest.json"
-    if not mpath.is_file():
+    if not (root / "manifest.json").is_file():
         raise RecordingError(f"{root}: no manifest.json (not a Handa recording)")
+    mpath = safe_member(root, "manifest.json")
     try:
+        if mpath.stat().st_size > MAX_TEXT_BYTES:
+            raise RecordingError(f"{mpath}: too large for a manifest")
         raw = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordingError(f"{mpath}: not valid JSON ({exc})") from exc
@@ -331,6 +391,10 @@ def load_recording(path: Path | str) -> Recording:
     steps: list[StepRecord] = []
     warnings: list[str] = []
     spath = root / "steps.jsonl"
+    if spath.exists():
+        spath = safe_member(root, "steps.jsonl")
+        if spath.stat().st_size > MAX_TEXT_BYTES:
+            raise RecordingError(f"{spath}: larger than {MAX_TEXT_BYTES // (1024 * 1024)} MB; refusing it")
     lines = spath.read_text(encoding="utf-8", errors="replace").split("\n") if spath.exists() else []
     if lines and lines[-1] == "":
         lines.pop()
@@ -345,6 +409,11 @@ def load_recording(path: Path | str) -> Recording:
         for name in (step.observation.screenshot, step.observation.tree):
             if name is not None:
                 safe_member(root, name)
+        if step.action and not step.validation_error and "invalid" not in step.action:
+            try:
+                parse_action(step.action)
+            except ValidationError as exc:
+                raise RecordingError(f"{spath}: line {n} holds an invalid action ({exc.errors()[0]['msg']})") from exc
         steps.append(step)
     if manifest.status != "finished":
         warnings.append("the episode did not finish (process killed or still running); completed steps are kept")

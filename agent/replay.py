@@ -48,7 +48,10 @@ def replay(rec: Recording) -> ReplayReport:
     if m.task.id:
         from tasks.base import make_instance
 
-        instance = make_instance(m.task.id, m.task.seed, m.task.form, m.task.split, m.task.scale)
+        try:
+            instance = make_instance(m.task.id, m.task.seed, m.task.form, m.task.split, m.task.scale)
+        except (KeyError, ValueError) as exc:
+            raise RecordingError(f"cannot rebuild the recorded task: {exc.args[0] if exc.args else exc}") from exc
         device = instance.device
         params = instance.params
     else:
@@ -86,8 +89,17 @@ def replay(rec: Recording) -> ReplayReport:
     recorded_final = last_after or (rec.steps[-1].observation.fingerprint if rec.steps else None)
     success = instance.is_successful(answer) if instance is not None else None
     recorded = m.outcome.success if m.outcome else None
-    matches = final == recorded_final and (success == recorded or instance is None)
-    msg = "final state matches the recording" if matches else (
-        f"diverged at step {diverged}" if diverged is not None else "final state differs from the recording")
+    recorded_state = m.outcome.final_state if m.outcome else None
+    state_same = recorded_state is None or recorded_state == ctl.state_digest()
+    matches = (diverged is None and final == recorded_final and state_same
+               and (instance is None or success == recorded))
+    if matches:
+        msg = "every screen and the final state match the recording"
+    elif diverged is not None:
+        msg = f"diverged at step {diverged + 1}: the screen differs from the recording"
+    elif not state_same:
+        msg = "the screens match but the final app state differs from the recording"
+    else:
+        msg = "the final state differs from the recording"
     return ReplayReport(recording=str(rec.path), executed=executed, steps=report_steps, diverged_at=diverged,
                         final_state_matches=matches, success=success, recorded_success=recorded, message=msg)

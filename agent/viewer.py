@@ -95,7 +95,8 @@ def _tree_script(rec: Recording, step: StepRecord) -> tuple[str, str]:
         elements = [e.model_dump(mode="json", exclude_defaults=True) for e in rec.tree(step)]
     except RecordingError as exc:
         return "", f'<p class="err">{_e(exc)}</p>'
-    text = json.dumps(elements, ensure_ascii=False).replace("</", "<\\/")
+    # no "<" at all inside the script element: "</script>" and "<!--" cannot change how HTML parses it
+    text = json.dumps(elements, ensure_ascii=False).replace("<", "\\u003c")
     sid = f"tree-{step.index}"
     script = f'<script type="application/json" id="{sid}">{text}</script>'
     details = (f'<details class="tree" data-src="{sid}"><summary>element tree ({len(elements)} elements)</summary>'

@@ -15,16 +15,15 @@ def run_expert(instance: TaskInstance, max_steps: int = 40) -> tuple[bool, int, 
     policy = ExpertPolicy(instance)
     history: list[HistoryEntry] = []
     actions = []
-    answer = None
     for step in range(max_steps):
         obs = ctl.observe()
         decision = policy.decide(instance.goal, obs, history)
         action = decision.action
         actions.append(action)
-        if action.type in ("done", "answer"):
-            answer = action.text if action.type == "answer" else None
-            return instance.is_successful(answer) and action.type != "done" or (
-                action.type == "done" and action.status.value == "success" and instance.is_successful()), step + 1, actions
+        if action.type == "answer":
+            return instance.is_successful(action.text), step + 1, actions
+        if action.type == "done":
+            return action.status.value == "success" and instance.is_successful(), step + 1, actions
         result = ctl.execute(action)
         history.append(HistoryEntry(step=step, action=action, ok=result.ok, error=result.error))
     return False, max_steps, actions

@@ -29,9 +29,7 @@ class SimController(BaseController):
 
     @property
     def screen(self) -> ScreenFrame:
-        W, H = self.device.size
-        s = self.device.scale
-        return ScreenFrame(width=int(W * s), height=int(H * s), scale_factor=s)
+        return self.device.frame()
 
     def observe(self) -> Observation:
         self._check_open()
@@ -40,6 +38,10 @@ class SimController(BaseController):
 
     def wait_for_settle(self, timeout: float = 2.0) -> bool:
         return True  # the sim applies every input synchronously
+
+    def state_digest(self) -> str:
+        """A digest of every app's state, on screen or not (replay compares it)."""
+        return self.device.state_digest()
 
     def close(self) -> None:
         self.closed = True
@@ -54,14 +56,19 @@ class SimController(BaseController):
         self._check_open()
         start = time.perf_counter()
         try:
-            if isinstance(action, dict):
-                action = parse_action(action)
+            # re-validate whatever we were given (dict, JSON, or an object built without validation)
+            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
+            action = parse_action(data)
             obs = self._last or self.observe()
             result = self._dispatch(action, obs)
         except ValidationError as exc:
-            result = ActionResult(ok=False, error=f"invalid action: {exc.errors()[0]['msg']}")
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
         except TargetError as exc:
             result = ActionResult(ok=False, error=str(exc))
+        except (AttributeError, TypeError, ValueError) as exc:
+            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
         result.duration_ms = (time.perf_counter() - start) * 1000
         self._last = None
         return result

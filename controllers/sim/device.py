@@ -6,6 +6,9 @@ with Pillow, and routes input (in logical dp) to the nodes' handlers.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import random
 import time
 import zlib
@@ -23,6 +26,26 @@ DESKTOP_SIZE = (1280, 800)
 STATUS_H, NAV_H, TASKBAR_H, TITLE_H = 24, 48, 40, 32
 BLOCKING_KINDS = {"scrim", "scrim_clear", "dialog", "menu", "window", "page", "body", "header", "card",
                   "bottom_bar", "tabbar", "launcher", "taskbar", "statusbar", "navbar"}
+
+
+def _plain(value):
+    """JSON-ready, address-free form of app state (dataclasses and plain objects by their fields)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if callable(value):
+        return None
+    if hasattr(value, "__dict__"):
+        return _plain({k: v for k, v in vars(value).items() if not k.startswith("_")})
+    slots = [n for cls in type(value).__mro__ for n in getattr(cls, "__slots__", ())]
+    if slots:
+        return _plain({n: getattr(value, n, None) for n in slots if not n.startswith("_")})
+    return value
 
 
 class SimDevice:
@@ -360,12 +383,25 @@ class SimDevice:
             visit(root, None, "", "")
         return elements, nodes
 
+    def frame(self) -> ScreenFrame:
+        W, H = self.size
+        return ScreenFrame(width=int(W * self.scale), height=int(H * self.scale), scale_factor=self.scale,
+                           orientation=Orientation.portrait if H >= W else Orientation.landscape)
+
+    def state_digest(self) -> str:
+        """A digest of the device and every app's state (not looks): equal digests, equal worlds."""
+        state = {"foreground": self.foreground, "recents": self.recents, "windows": sorted(self.windows),
+                 "minimized": sorted(self.minimized),
+                 "apps": {k: _plain({n: v for n, v in vars(a).items() if n not in ("device", "style", "rng")})
+                          for k, a in self.apps.items()}}
+        return hashlib.blake2b(json.dumps(state, sort_keys=True, default=str).encode("utf-8", "replace"),
+                               digest_size=12).hexdigest()
+
     def observe(self) -> tuple[Observation, dict[int, Node]]:
         elements, nodes = self.elements()
         W, H = self.size
-        frame = ScreenFrame(width=int(W * self.scale), height=int(H * self.scale), scale_factor=self.scale,
-                            orientation=Orientation.portrait if H >= W else Orientation.landscape)
-        fg = self.apps[self.foreground] if self.foreground else None
+        frame = self.frame()
+        fg = self.apps[self.foreground] if self.foreground and not self.showing_recents else None
         window_bounds = None
         if fg is not None and self.form == "desktop" and self.foreground in self.windows:
             x, y, w, h = self.windows[self.foreground]
@@ -376,7 +412,7 @@ class SimDevice:
                                  bottom=int((H - NAV_H) * self.scale))
         obs = Observation.model_construct(
             platform=Platform.sim, screen=frame, elements=elements, app=fg.package if fg else "com.handa.launcher",
-            window=fg.title if fg else "Home", window_bounds=window_bounds, timestamp=time.time(),
+            window=fg.title if fg else ("Recents" if self.showing_recents else "Home"), window_bounds=window_bounds, timestamp=time.time(),
             device=f"sim-{self.form}-{self.seed}", warnings=[])
         obs.__pydantic_private__ = {"_screenshot_loader": None, "_screenshot": None, "_index": None}
         # the scene is rebuilt (not mutated) after input, so this snapshot renders the screen as observed

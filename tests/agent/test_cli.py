@@ -79,7 +79,9 @@ def test_view_and_replay(tmp_path):
     r = runner.invoke(app, ["replay", rec, "--json"])
     assert r.exit_code == 0, r.output
     assert last_json(r.stdout)["final_state_matches"] is True
-    assert runner.invoke(app, ["view", str(tmp_path / "missing")]).exit_code == 1
+    assert runner.invoke(app, ["view", str(tmp_path / "missing")]).exit_code == 2
+    assert runner.invoke(app, ["replay", str(tmp_path / "missing")]).exit_code == 2
+    assert runner.invoke(app, ["view", rec, "-o", str(tmp_path / "no" / "such" / "dir.html")]).exit_code == 1
 
 
 def test_console_script_help_and_exit_codes():

@@ -45,3 +45,42 @@ def test_replay_needs_a_sim_recording(tmp_path):
     rec.finish(__import__("agent.recording", fromlist=["Outcome"]).Outcome())
     with pytest.raises(RecordingError, match="only sim"):
         replay(load_recording(rec.path))
+
+
+def test_replay_compares_off_screen_state_and_every_screen(tmp_path):
+    """Same final screen, different app state: replay must not call that a match."""
+    from agent.policies import ScriptedPolicy
+    from controllers.actions import Click, OpenApp, System, element
+
+    inst = make_instance("settings.wifi", seed=5)
+    ctl = SimController(inst.device)
+    ctl.execute(OpenApp(app="settings"))
+    obs = ctl.observe()
+    wifi = next(e for e in obs.elements if e.attrs.get("sim-key") == "settings:wifi")
+    bt = next(e for e in obs.elements if e.attrs.get("sim-key") == "settings:bluetooth")
+    fresh = make_instance("settings.wifi", seed=5)
+    rec = Recorder(tmp_path)
+    rec.start(goal="g", policy="scripted", platform="sim", task=TaskRef(id="settings.wifi", seed=5))
+    script = [OpenApp(app="settings"), Click(target=element(wifi.id)), System(button="home")]
+    Agent(SimController(fresh.device), ScriptedPolicy(script), rec).run("g")
+    assert replay(load_recording(rec.path)).final_state_matches
+    lines = (rec.path / "steps.jsonl").read_text().splitlines()
+    step = json.loads(lines[1])
+    step["action"]["target"]["id"] = bt.id
+    lines[1] = json.dumps(step, ensure_ascii=False)
+    (rec.path / "steps.jsonl").write_text("\n".join(lines) + "\n")
+    report = replay(load_recording(rec.path))
+    assert not report.final_state_matches and report.diverged_at == 2
+
+
+def test_replay_refuses_unknown_tasks_cleanly(tmp_path):
+    rec = record(tmp_path, "settings.wifi", 1)
+    m = json.loads((rec.path / "manifest.json").read_text())
+    m["task"]["id"] = "no.such.task"
+    (rec.path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(RecordingError, match="cannot rebuild"):
+        replay(load_recording(rec.path))
+    m["task"]["form"] = "tablet"
+    (rec.path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(RecordingError, match="invalid manifest"):
+        load_recording(rec.path)
