@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import random
 import time
 import zlib
@@ -339,9 +340,19 @@ class SimDevice:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
         if x1 - x0 < 1 or y1 - y0 < 1:
             return None
-        s = self.scale
-        return Rect.model_construct(left=int(round(x0 * s)), top=int(round(y0 * s)), right=int(round(x1 * s)),
-                                    bottom=int(round(y1 * s)))
+        px = self._px
+        left, top, right, bottom = px(x0), px(y0), px(x1), px(y1)
+        if right <= left or bottom <= top:
+            return None
+        return Rect.model_construct(left=left, top=top, right=right, bottom=bottom)
+
+    def _px(self, dp: float) -> int:
+        """The first pixel whose centre lies at or after ``dp``: exactly the pixels input maps back inside.
+
+        Input converts pixel p to dp (p + 0.5) / scale, so p is inside [x0, x1) iff
+        px(x0) <= p < px(x1). Plain rounding disagrees at fractional scales.
+        """
+        return math.ceil(dp * self.scale - 0.5 - 1e-9)
 
     def elements(self) -> tuple[list[UIElement], dict[int, Node]]:
         """The scene as contract elements (ids in depth-first order) and the node behind each id."""
@@ -406,10 +417,9 @@ class SimDevice:
         if fg is not None and self.form == "desktop" and self.foreground in self.windows:
             x, y, w, h = self.windows[self.foreground]
             s = self.scale
-            window_bounds = Rect(left=int(x * s), top=int(y * s), right=int((x + w) * s), bottom=int((y + h) * s))
+            window_bounds = Rect(left=self._px(x), top=self._px(y), right=self._px(x + w), bottom=self._px(y + h))
         elif fg is not None:
-            window_bounds = Rect(left=0, top=int(STATUS_H * self.scale), right=frame.width,
-                                 bottom=int((H - NAV_H) * self.scale))
+            window_bounds = Rect(left=0, top=self._px(STATUS_H), right=frame.width, bottom=self._px(H - NAV_H))
         obs = Observation.model_construct(
             platform=Platform.sim, screen=frame, elements=elements, app=fg.package if fg else "com.handa.launcher",
             window=fg.title if fg else ("Recents" if self.showing_recents else "Home"), window_bounds=window_bounds, timestamp=time.time(),

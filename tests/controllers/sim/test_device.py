@@ -263,3 +263,25 @@ def test_long_menus_scroll_instead_of_dropping_items():
     ctl.execute(Click(target=element(last.id)))
     assert dev.apps["picker"].choice == "Option 39"
     assert dev.apps["picker"].menu is None
+
+
+@pytest.mark.parametrize("scale", [0.75, 1.0, 1.25, 1.5, 2.0, 3.0])
+def test_element_bounds_agree_with_hit_testing_at_any_scale(scale):
+    """Every pixel inside an element's bounds must reach that element (no silent off-by-one at edges)."""
+    checked = 0
+    for seed, app in enumerate(["settings", "contacts", "shop", "webform", "calendar", "files", "notes"]):
+        ctl = SimController(seed=seed, form="desktop" if seed % 2 else "phone", scale=scale)
+        ctl.device.launch(app)
+        ctl.device.apps[app].close_overlay()
+        ctl.device.invalidate()
+        obs, nodes = ctl.device.observe()
+        for e in obs.elements:
+            n = nodes[e.id]
+            if not (n.on_click or n.editable or n.on_point):
+                continue
+            b = e.bounds
+            for px, py in ((b.left, b.top), (b.right - 1, b.bottom - 1), (b.left, b.bottom - 1), (b.right - 1, b.top)):
+                hit = ctl.device.hit((px + 0.5) / scale, (py + 0.5) / scale)
+                assert hit is n or any(hit is d for d in n.walk()), (app, n.key, (px, py), hit and hit.key)
+                checked += 1
+    assert checked > 100
