@@ -11,9 +11,5 @@ def load_all() -> dict:
     from tasks.base import REGISTRY
 
     for name in TASK_MODULES:
-        try:
-            importlib.import_module(f"tasks.apps.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tasks.apps.{name}":
-                raise
+        importlib.import_module(f"tasks.apps.{name}")
     return REGISTRY

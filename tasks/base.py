@@ -20,7 +20,7 @@ from controllers.sim.style import Split
 class TaskTemplate:
     id: ClassVar[str] = ""
     app: ClassVar[str] = ""
-    steps_hint: ClassVar[int] = 1  # typical expert steps from the home screen
+    steps_hint: ClassVar[int] = 1  # typical expert actions from the home screen, not counting done/answer
     goals: ClassVar[list[str]] = []  # wordings with {param} slots
     forms: ClassVar[tuple[str, ...]] = ("phone", "desktop")
     description: ClassVar[str] = ""

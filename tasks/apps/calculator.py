@@ -194,7 +194,7 @@ class AnswerProduct(_Compute):
 class ClearCalculator(TaskTemplate):
     id = "calculator.clear"
     app = "calculator"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["Clear the calculator", "Reset the calculator display", "계산기 화면 지워줘", "Press AC on the calculator"]
 
     def setup(self, device, params):
@@ -253,7 +253,7 @@ class ClearHistory(TaskTemplate):
 class LastResult(TaskTemplate):
     id = "calculator.history_result"
     app = "calculator"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["What was the result of {expr} in the calculator history?",
              "Check the calculator history: what did {expr} come to?", "계산 기록에서 {expr}의 결과가 뭐였어?"]
 

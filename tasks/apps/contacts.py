@@ -242,7 +242,7 @@ class EditPhone(TaskTemplate):
 class ReadPhone(TaskTemplate):
     id = "contacts.read_phone"
     app = "contacts"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["What is {name}'s phone number?", "Look up the number of {name}", "{name} 전화번호 알려줘",
              "Tell me {name}'s mobile number"]
 

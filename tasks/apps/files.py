@@ -330,7 +330,7 @@ class CreateFolder(TaskTemplate):
 class CountItems(TaskTemplate):
     id = "files.count_items"
     app = "files"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["How many items are in the {folder_name} folder ({path})?", "Count the items inside {path}",
              "{path} 폴더에 항목이 몇 개 있어?", "Tell me how many files and folders {path} contains"]
 

@@ -199,7 +199,7 @@ class DeleteThread(TaskTemplate):
 class ReadLast(TaskTemplate):
     id = "messages.read_last"
     app = "messages"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["What was the last message {name} sent me?", "What did {name} last say?",
              "{name}님이 마지막으로 보낸 메시지가 뭐야?", "Read me {name}'s latest message"]
 

@@ -346,7 +346,7 @@ class SearchNotes(TaskTemplate):
 class ReadFact(TaskTemplate):
     id = "notes.read_fact"
     app = "notes"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["What is my {label} saved in Notes?", "Check my notes: what's the {label}?",
              "메모에 적어 둔 {label_ko} 알려줘", "Look up the {label} in my notes and tell me"]
 

@@ -188,7 +188,7 @@ class RenameDevice(TaskTemplate):
 class ReadDeviceName(TaskTemplate):
     id = "settings.read_device_name"
     app = "settings"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["What is this device's name?", "Tell me the device name", "기기 이름이 뭐야?", "Find out what the phone is called"]
 
     def is_successful(self, device, params, answer=None):

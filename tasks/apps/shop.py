@@ -336,7 +336,7 @@ class CheckoutCart(TaskTemplate):
 class ReadPrice(TaskTemplate):
     id = "shop.read_price"
     app = "shop"
-    steps_hint = 3
+    steps_hint = 2
     goals = ["How much does {product} cost?", "What's the price of {product}?", "{product} 얼마야?",
              "Look up the price of {product} in the shop"]
 

@@ -1,4 +1,5 @@
 """Every template: sane metadata, a check that fails before acting, and an expert that solves it."""
+import statistics
 from collections import Counter
 
 import pytest
@@ -45,7 +46,7 @@ def test_success_check_fails_before_acting(tid):
 @pytest.mark.parametrize("tid", sorted(TEMPLATES))
 def test_expert_solves_twenty_seeds_through_the_loop_with_recording(tid, tmp_path):
     template = TEMPLATES[tid]
-    failures, steps = [], []
+    failures, actions = [], []
     for seed in SEEDS:
         form = template.forms[seed % len(template.forms)]
         inst = make_instance(tid, seed, form)
@@ -55,9 +56,26 @@ def test_expert_solves_twenty_seeds_through_the_loop_with_recording(tid, tmp_pat
                        judge=inst.is_successful).run(inst.goal)
         if not result.success:
             failures.append((seed, form, result.reason.value, result.message))
-        steps.append(result.steps)
+        actions.append(result.steps - (result.reason.value in ("done", "answer")))
         if seed == 0:
             assert load_recording(rec.path).complete
     assert len(failures) <= len(SEEDS) // 100, f"{tid}: expert failed {failures}"
+    typical = statistics.median(actions)
+    assert abs(typical - template.steps_hint) <= 2, f"{tid}: steps_hint {template.steps_hint}, median {typical}"
     if template.multi_step:
-        assert 3 <= max(steps) <= 16, f"{tid}: multi-step templates take 3-15 actions, took {steps}"
+        assert typical >= 3 and max(actions) <= 15, f"{tid}: multi-step means 3-15 actions, took {actions}"
+
+
+@pytest.mark.parametrize("split, scale", [("heldout", 1.5), ("train", 0.75), ("heldout", 2.0)])
+def test_experts_solve_held_out_looks_and_odd_scales(split, scale):
+    """Held-out themes and words, and fractional pixel scales, must not break any expert."""
+    failures = []
+    for i, tid in enumerate(sorted(TEMPLATES)):
+        template = TEMPLATES[tid]
+        seed = 1000 + i
+        inst = make_instance(tid, seed, template.forms[i % len(template.forms)], split=split, scale=scale)
+        result = Agent(SimController(inst.device), ExpertPolicy(inst), max_steps=40,
+                       judge=inst.is_successful).run(inst.goal)
+        if not result.success:
+            failures.append((tid, seed, result.reason.value))
+    assert len(failures) <= 1, failures

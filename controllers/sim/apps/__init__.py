@@ -12,12 +12,7 @@ APP_MODULES = ["settings", "contacts", "messages", "login", "shop", "files", "ca
 def _load() -> list[type[App]]:
     classes = []
     for name in APP_MODULES:
-        try:
-            module = importlib.import_module(f"controllers.sim.apps.{name}")
-        except ModuleNotFoundError as exc:  # an app still being written
-            if exc.name == f"controllers.sim.apps.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"controllers.sim.apps.{name}")
         classes.extend(v for v in vars(module).values()
                        if isinstance(v, type) and issubclass(v, App) and v is not App and v.__module__ == module.__name__)
     return classes
