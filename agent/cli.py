@@ -107,7 +107,7 @@ def run(
     except (ValueError, OSError) as exc:
         _usage(console, str(exc))
     device = instance.device if instance else SimDevice(form=form.value, seed=seed, split=split.value, scale=scale)
-    controller = SimController(device)
+    controller = SimController(device, expose_keys=(policy == "expert"))  # only sim experts may read sim keys
     mask = Masker(secrets)
     recorder = None
     if not no_record:

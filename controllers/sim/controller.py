@@ -16,13 +16,18 @@ from controllers.sim.style import Split
 
 
 class SimController(BaseController):
-    """Drive a ``SimDevice``. Targets resolve against the last observation."""
+    """Drive a ``SimDevice``. Targets resolve against the last observation.
+
+    ``expose_keys=False`` strips the sim-only ``sim-key`` attribute from
+    observations: learned policies must see what a real device would give.
+    """
 
     platform = "sim"
 
     def __init__(self, device: Optional[SimDevice] = None, *, form: str = "phone", seed: int = 0,
-                 split: Split | str = Split.all, scale: float = 1.0):
+                 split: Split | str = Split.all, scale: float = 1.0, expose_keys: bool = True):
         self.device = device or SimDevice(form=form, seed=seed, split=split, scale=scale)
+        self.expose_keys = expose_keys
         self._last: Optional[Observation] = None
         self._nodes: dict = {}
         self.closed = False
@@ -34,6 +39,9 @@ class SimController(BaseController):
     def observe(self) -> Observation:
         self._check_open()
         self._last, self._nodes = self.device.observe()
+        if not self.expose_keys:
+            for e in self._last.elements:
+                e.attrs.pop("sim-key", None)
         return self._last
 
     def wait_for_settle(self, timeout: float = 2.0) -> bool:

@@ -22,8 +22,9 @@ from controllers.sim.apps.base import App
 from controllers.sim.style import LEXICON, Split, Style
 from controllers.sim.ui import Node, Page
 
-PHONE_SIZE = (360, 760)
-DESKTOP_SIZE = (1280, 800)
+# logical screen sizes (dp) of common devices; each seed picks one
+PHONE_SIZES = [(360, 760), (360, 800), (384, 832), (393, 851), (412, 892)]
+DESKTOP_SIZES = [(1280, 800), (1366, 768), (1440, 900), (1280, 720), (1536, 864)]
 STATUS_H, NAV_H, TASKBAR_H, TITLE_H = 24, 48, 40, 32
 BLOCKING_KINDS = {"scrim", "scrim_clear", "dialog", "menu", "window", "page", "body", "header", "card",
                   "bottom_bar", "tabbar", "launcher", "taskbar", "statusbar", "navbar"}
@@ -59,7 +60,7 @@ class SimDevice:
         self.split = Split(split)
         self.rng = random.Random(zlib.crc32(f"device/{seed}".encode()))
         self.style = Style(self.rng, self.split)
-        self.size = PHONE_SIZE if form == "phone" else DESKTOP_SIZE
+        self.size = self.rng.choice(PHONE_SIZES if form == "phone" else DESKTOP_SIZES)
         self.apps: dict[str, App] = {cls.key: cls(self) for cls in APP_CLASSES}
         self.foreground: Optional[str] = None  # None: home screen / desktop
         self.recents: list[str] = []
@@ -104,7 +105,8 @@ class SimDevice:
         self.recents.append(key)
         if self.form == "desktop" and key not in self.windows:
             r = random.Random(zlib.crc32(f"{self.seed}/win/{key}".encode()))
-            w, h = r.randint(560, 760), r.randint(560, 700)
+            w = r.randint(560, 760)
+            h = min(r.randint(560, 700), self.size[1] - TASKBAR_H - 20)
             x = r.randint(40, self.size[0] - w - 40)
             y = r.randint(10, self.size[1] - TASKBAR_H - h - 6)
             self.windows[key] = (x, y, w, h)
@@ -238,10 +240,11 @@ class SimDevice:
                           on_click=(lambda k=key: self.close_app(k)), kind="icon_close"))
             cy += 92
         if self.recents:
-            root.add(Node("recents:clear_all", Role.button, x + w / 2 - 70, y + h - 56, 140, 44, name="Clear all",
-                          on_click=self._clear_recents, kind="button", emphasis=3))
+            root.add(Node("recents:clear_all", Role.button, x + w / 2 - 70, y + h - 56, 140, 44,
+                          name=self.style.label("clear_all"), on_click=self._clear_recents, kind="button", emphasis=3))
         else:
-            root.add(Node("recents:empty", Role.text, x + 24, cy, w - 48, 40, name="No recent apps", kind="text"))
+            root.add(Node("recents:empty", Role.text, x + 24, cy, w - 48, 40, name=self.style.label("no_recents"),
+                          kind="text"))
         return root
 
     def _clear_recents(self) -> None:

@@ -232,6 +232,13 @@ LEXICON: dict[str, list[str]] = {
                      "Some answers are missing"],
     "form_thanks": ["Thank you!", "감사합니다!", "Response recorded", "All done!"],
     "form_again": ["Submit another response", "다른 응답 제출", "Start over", "Fill in again"],
+    # --- system UI and distractors ---
+    "clear_all": ["Clear all", "모두 지우기", "Close all", "Dismiss all"],
+    "no_recents": ["No recent apps", "최근 앱 없음", "Nothing here", "No recent items"],
+    "nag_title": ["Enjoying {app}?", "{app} 마음에 드세요?", "Like {app}?", "How is {app}?"],
+    "nag_message": ["Rate us ★★★★★", "별점을 남겨 주세요", "Leave a review", "Tell us what you think"],
+    "rate": ["Rate", "평가하기", "Review", "Rate now"],
+    "promo": ["Try Premium free for 30 days", "프리미엄 30일 무료 체험", "Go Pro: 50% off today", "Upgrade to Plus"],
 }
 
 GIVEN_NAMES = ["민준", "서연", "지훈", "하은", "도윤", "수아", "James", "Emma", "Liam", "Olivia", "Noah", "Ava",
@@ -269,6 +276,10 @@ def phone_number(rng: random.Random) -> str:
     return f"010-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}"
 
 
+# typeface families the renderer knows (see controllers/sim/render.py); all cover Hangul
+TYPEFACES = ["gothic", "barun", "square", "square_round", "myeongjo"]
+
+
 class Style:
     """The looks and words of one device instance."""
 
@@ -279,6 +290,7 @@ class Style:
         base = rng.getrandbits(32)
         self._labels = {key: pick_variant(random.Random(f"{base}/{key}"), key, variants, split)
                         for key, variants in LEXICON.items()}
+        self.typeface = rng.choice(TYPEFACES)
         self.distractors = rng.random() < 0.6
         self.header_center = rng.random() < 0.4
         self.primary_on_top = rng.random() < 0.3  # save buttons in the header vs at the bottom

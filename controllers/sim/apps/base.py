@@ -109,14 +109,14 @@ class App:
     def common_overlays(self, ui: Page) -> None:
         """Distractors every app can show: a rate-this-app dialog."""
         if self.dialog == "nag":
-            ui.dialog(f"{self.key}:nag", f"Enjoying {self.title}?", "Rate us ★★★★★", [
+            ui.dialog(f"{self.key}:nag", self.L("nag_title").format(app=self.title), self.L("nag_message"), [
                 (f"{self.key}:nag:later", self.L("close"), self.close_overlay, 0),
-                (f"{self.key}:nag:rate", "Rate", self.close_overlay, 1),
+                (f"{self.key}:nag:rate", self.L("rate"), self.close_overlay, 1),
             ])
 
     def distractor_banner(self, ui: Page) -> None:
         if self.banner:
-            ui.banner(f"{self.key}:promo", "Try Premium free for 30 days", self._dismiss_banner)
+            ui.banner(f"{self.key}:promo", self.L("promo"), self._dismiss_banner)
 
     def _dismiss_banner(self) -> None:
         self.banner = False

@@ -23,7 +23,7 @@ def open_settings(ctl):
 def test_controller_satisfies_the_protocol_and_is_a_context_manager():
     with SimController(seed=1) as ctl:
         assert isinstance(ctl, Controller)
-        assert ctl.screen.width == 360
+        assert ctl.screen.width == ctl.device.size[0] and ctl.screen.height == ctl.device.size[1]
     with pytest.raises(DeviceLost):
         ctl.observe()
 
@@ -35,14 +35,17 @@ def test_same_seed_same_world_and_pixels():
     assert oa.screenshot().tobytes() == ob.screenshot().tobytes()
 
 
-def test_seeds_vary_looks_words_and_order():
-    themes, wifi_labels, orders = set(), set(), set()
+def test_seeds_vary_looks_words_sizes_and_order():
+    themes, wifi_labels, orders, sizes, fonts = set(), set(), set(), set(), set()
     for seed in range(30):
         dev = SimDevice(seed=seed)
         themes.add(dev.style.theme.name)
         wifi_labels.add(dev.style.label("wifi"))
         orders.add(tuple(dev.icon_order))
-    assert len(themes) >= 5 and len(wifi_labels) >= 3 and len(orders) >= 20
+        sizes.add(dev.size)
+        fonts.add(dev.style.typeface)
+    assert len(themes) >= 5 and len(wifi_labels) >= 3 and len(orders) >= 20 and len(sizes) >= 3
+    assert len(fonts) >= 3
 
 
 def test_heldout_split_uses_looks_train_never_sees():
@@ -171,8 +174,9 @@ def test_wait_until_checks_the_screen():
 def test_hidpi_scale_doubles_pixels_and_points_still_hit():
     ctl = SimController(seed=9, scale=2.0)
     obs = open_settings(ctl)
-    assert (obs.screen.width, obs.screen.height, obs.screen.scale_factor) == (720, 1520, 2.0)
-    assert obs.screenshot().size == (720, 1520)
+    w, h = ctl.device.size
+    assert (obs.screen.width, obs.screen.height, obs.screen.scale_factor) == (2 * w, 2 * h, 2.0)
+    assert obs.screenshot().size == (2 * w, 2 * h)
     wifi = key_of(obs, "settings:wifi")
     before = ctl.device.app("settings").wifi
     assert ctl.execute(Click(target=element(wifi.id))).ok
@@ -285,3 +289,13 @@ def test_element_bounds_agree_with_hit_testing_at_any_scale(scale):
                 assert hit is n or any(hit is d for d in n.walk()), (app, n.key, (px, py), hit and hit.key)
                 checked += 1
     assert checked > 100
+
+
+def test_learners_can_get_observations_without_sim_keys():
+    ctl = SimController(seed=3, expose_keys=False)
+    obs = ctl.observe()
+    assert obs.elements and all("sim-key" not in e.attrs for e in obs.elements)
+    assert all("sim-key" in e.attrs for e in SimController(seed=3).observe().elements)
+    # acting still works without the keys
+    icon = next(e for e in obs.elements if e.role == Role.button and e.name)
+    assert ctl.execute(Click(target=element(icon.id))).ok and ctl.device.foreground is not None
