@@ -223,8 +223,16 @@ class Observation(BaseModel):
         return [e for e in self.elements if e.parent is None]
 
     def fingerprint(self) -> str:
-        """A digest of what is on screen (tree content and geometry), to detect change."""
+        """A digest of what is on screen, to detect change.
+
+        Tree content and geometry when there is a tree; a coarse digest of the
+        screenshot's pixels when the observation is screenshot-only.
+        """
         h = hashlib.blake2b(digest_size=12)
+        if not self.elements and self.has_screenshot:
+            image = self.screenshot()
+            if image is not None:
+                h.update(image.convert("L").resize((96, 96)).tobytes())
         h.update(f"{self.app}|{self.window}|{self.screen.width}x{self.screen.height}".encode())
         for e in self.elements:
             s = e.states

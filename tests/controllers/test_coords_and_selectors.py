@@ -103,3 +103,14 @@ def test_screenshot_is_lazy(obs):
     assert obs.has_screenshot and calls == []
     assert obs.screenshot() == "image" and obs.screenshot() == "image"
     assert calls == [1]
+
+
+def test_screenshot_only_fingerprints_follow_the_pixels():
+    from PIL import Image
+
+    frame = ScreenFrame(width=100, height=200)
+    a = Observation(platform=Platform.desktop, screen=frame).attach_screenshot(lambda: Image.new("RGB", (100, 200)))
+    b = Observation(platform=Platform.desktop, screen=frame).attach_screenshot(lambda: Image.new("RGB", (100, 200)))
+    c = Observation(platform=Platform.desktop, screen=frame).attach_screenshot(
+        lambda: Image.new("RGB", (100, 200), (255, 255, 255)))
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
