@@ -68,7 +68,7 @@ class Selector(_Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Selector":
-        fields = self.model_fields_set - {"index"}
+        fields = {f for f in self.model_fields_set - {"index"} if getattr(self, f) is not None}
         if not fields:
             raise ValueError("a selector needs at least one criterion besides index")
         return self
@@ -290,8 +290,163 @@ def parse_action(data: Any) -> Any:
     return _ADAPTER.validate_python(data)
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _unicode_tables() -> tuple[tuple[tuple[int, int], ...], tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """What ``normalize_key`` does to characters, read off this Python's Unicode data.
+
+    Returns the ranges of code points that are not ``str.isprintable()``, the
+    characters ``str.strip()`` removes, and for every character ``c`` the
+    characters ``x`` with ``x.lower().replace("-", "_") == c``.
+    """
+    nonprintable: list[tuple[int, int]] = []
+    spaces: list[str] = []
+    preimages: dict[str, list[str]] = {}
+    start = None
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if ch.isprintable():
+            if start is not None:
+                nonprintable.append((start, cp - 1))
+                start = None
+        elif start is None:
+            start = cp
+        if ch.isspace():
+            spaces.append(ch)
+        low = ch.lower().replace("-", "_")
+        if len(low) == 1 and low.isascii():
+            preimages.setdefault(low, []).append(ch)
+    if start is not None:
+        nonprintable.append((start, 0x10FFFF))
+    return tuple(nonprintable), tuple(spaces), {k: tuple(v) for k, v in preimages.items()}
+
+
+def _re_char(cp: int) -> str:
+    """One code point for a regex class, readable by Python ``re`` and ECMA-262 (``u`` flag) alike."""
+    ch = chr(cp)
+    if ch.isascii() and (ch.isalnum() or ch == "_"):
+        return ch
+    if cp < 0x10000:
+        return f"\\u{cp:04x}"
+    return ch  # \U........ is Python-only and \u{...} ECMA-only: astral code points go in literally
+
+
+def _re_class(ranges: list[tuple[int, int]]) -> str:
+    return "".join(_re_char(a) if a == b else f"{_re_char(a)}-{_re_char(b)}" for a, b in ranges)
+
+
+def _ranges(chars: Any) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for cp in sorted(ord(c) for c in chars):
+        if out and out[-1][1] == cp - 1:
+            out[-1] = (out[-1][0], cp)
+        else:
+            out.append((cp, cp))
+    return out
+
+
+_KEY_PATTERNS: list[tuple[str, str]] = []  # computed once: scanning Unicode takes a few tenths of a second
+
+
+def _key_patterns() -> tuple[str, str]:
+    """Regexes for one printable character and for any spelling of a named key ``normalize_key`` accepts."""
+    if _KEY_PATTERNS:
+        return _KEY_PATTERNS[0]
+    nonprintable, spaces, preimages = _unicode_tables()
+    printable = f"^[^{_re_class(list(nonprintable))}]$"
+    names = sorted(MODIFIER_KEYS | NAMED_KEYS | set(_KEY_ALIASES), key=lambda n: (-len(n), n))
+
+    def position(c: str) -> str:
+        options = preimages[c]
+        return options[0] if len(options) == 1 and options[0] == c else f"[{_re_class(_ranges(options))}]"
+
+    space = f"[{_re_class(_ranges(spaces))}]*"
+    alternatives = "|".join("".join(position(c) for c in name) for name in names)
+    _KEY_PATTERNS.append((printable, f"^{space}(?:{alternatives}){space}$"))
+    return _KEY_PATTERNS[0]
+
+
+def _named_key_order(name: str) -> tuple:
+    function_key = re.fullmatch(r"f(\d+)", name)
+    return (1, int(function_key.group(1)), "") if function_key else (0, 0, name)
+
+
+def _key_name_schema() -> dict:
+    printable, spelled = _key_patterns()
+    aliases = ", ".join(f"{a} → {k}" for a, k in sorted(_KEY_ALIASES.items()))
+    return {
+        "title": "KeyName",
+        "description": (
+            "One key of a chord: a modifier, a named key, an alias of either, or one printable character "
+            "(taken as is, case included). Names are case-insensitive, '-' may stand for '_' and surrounding "
+            f"whitespace is ignored, e.g. \"Ctrl\", \"Page-Down\". Aliases: {aliases}."
+        ),
+        "anyOf": [
+            {"title": "Modifier", "type": "string", "enum": sorted(MODIFIER_KEYS)},
+            {"title": "Named key", "type": "string", "enum": sorted(NAMED_KEYS, key=_named_key_order)},
+            {"title": "Alias", "type": "string", "enum": sorted(_KEY_ALIASES)},
+            {"title": "Printable character", "description": "exactly one printable character (Python str.isprintable)",
+             "type": "string", "minLength": 1, "maxLength": 1, "pattern": printable},
+            {"title": "Spelling of a key name", "type": "string", "pattern": spelled},
+        ],
+    }
+
+
+def _schema_nodes(node: Any):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _schema_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schema_nodes(value)
+
+
 def action_json_schema() -> dict:
+    """JSON Schema (draft 2020-12) of one action, as strict as ``parse_action``.
+
+    pydantic's schema is looser than the models; this adds what it leaves out:
+    the ``type``/``kind`` tags are required; a selector needs a criterion besides
+    ``index``; a wait needs ``seconds`` or ``until``; key names are spelled out;
+    integers stop at 2**63-1 (pydantic rejects integral floats such as ``1e20``
+    beyond that). It cannot say that ``text_regex`` must compile. pydantic's lax
+    coercions (``"0.5"`` for ``0.5``, ``1``/``"yes"`` for ``true``, ``true`` for
+    ``1``) are accepted at runtime but not by the schema.
+    """
     schema = _ADAPTER.json_schema()
+    defs = schema["$defs"]
+
+    for node in list(_schema_nodes(schema)):
+        # A discriminated union needs its tag: no default for it, it must be given.
+        discriminator = node.get("discriminator")
+        if isinstance(discriminator, dict):
+            tag = discriminator["propertyName"]
+            for ref in discriminator["mapping"].values():
+                member = defs[ref.rsplit("/", 1)[-1]]
+                member["properties"][tag].pop("default", None)
+                member["required"] = [tag, *(r for r in member.get("required", []) if r != tag)]
+        if node.get("type") == "integer" and "maximum" not in node and "exclusiveMaximum" not in node:
+            node["maximum"] = _INT64_MAX
+
+    selector = defs[Selector.__name__]
+    selector["anyOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                         for name in selector["properties"] if name != "index"]
+    selector["description"] += "\n\nAt least one criterion besides ``index`` must be given."
+    selector["properties"]["text_regex"]["description"] = (
+        "a Python ``re`` regular expression; it must compile, which is checked when the action is parsed "
+        "(JSON Schema cannot express it)"
+    )
+
+    wait = defs[Wait.__name__]
+    wait["anyOf"] = [
+        {"required": [field], "properties": {field: {"not": {"type": "null"}}}} for field in ("seconds", "until")
+    ]
+    wait["description"] += " One of ``seconds`` and ``until`` must be given (not null)."
+
+    defs["KeyName"] = _key_name_schema()
+    defs[Key.__name__]["properties"]["keys"]["items"] = {"$ref": "#/$defs/KeyName"}
+
     schema["title"] = "HandaAction"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
