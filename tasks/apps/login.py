@@ -69,20 +69,25 @@ def to_profile(kit, params):
     return None
 
 
-@register
-class SignIn(TaskTemplate):
-    id = "login.sign_in"
+class _AccountTask(TaskTemplate):
+    """Starts signed out; the goal carries the account's credentials (the password is a task secret)."""
+
     app = "login"
     secret_params = ("pw",)
-    steps_hint = 3
-    goals = [f"Sign in {CREDS}", "Log in to my account. Username: {user}, password: {pw}",
-             "{user} 계정으로 로그인해줘 (비밀번호 {pw})", "Use {user} / {pw} to log into the Account app"]
 
     def sample(self, rng, device):
         return _creds(rng, device)
 
     def setup(self, device, params):
         _signed_out(device, params)
+
+
+@register
+class SignIn(_AccountTask):
+    id = "login.sign_in"
+    steps_hint = 3
+    goals = [f"Sign in {CREDS}", "Log in to my account. Username: {user}, password: {pw}",
+             "{user} 계정으로 로그인해줘 (비밀번호 {pw})", "Use {user} / {pw} to log into the Account app"]
 
     def is_successful(self, device, params, answer=None):
         return device.app("login").signed_in
@@ -239,19 +244,11 @@ def _amount(text: str) -> str:
 
 
 @register
-class ReadBalance(TaskTemplate):
+class ReadBalance(_AccountTask):
     id = "login.read_balance"
-    app = "login"
-    secret_params = ("pw",)
     steps_hint = 4
     goals = [f"Sign in {CREDS} and tell me my balance", "What's the balance on account {user}? (password {pw})",
              "{user} / {pw}로 로그인해서 잔액 알려줘", "Check how much money is in {user}'s account, password {pw}"]
-
-    def sample(self, rng, device):
-        return _creds(rng, device)
-
-    def setup(self, device, params):
-        _signed_out(device, params)
 
     def is_successful(self, device, params, answer=None):
         app = device.app("login")
