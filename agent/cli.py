@@ -161,7 +161,10 @@ def tasks_list(json_out: bool = typer.Option(False, "--json", help="Print a JSON
     """List the task templates."""
     from tasks import load_all
 
-    templates = [t for t in load_all().values() if app_name is None or t.app == app_name]
+    registry = load_all()
+    if app_name is not None and app_name not in {t.app for t in registry.values()}:
+        _usage(Console(stderr=True), f"no app {app_name!r}; apps: {', '.join(sorted({t.app for t in registry.values()}))}")
+    templates = [t for t in registry.values() if app_name is None or t.app == app_name]
     if json_out:
         print(json.dumps([t.info() for t in templates], ensure_ascii=False))
         return

@@ -156,7 +156,11 @@ class Agent:
             reason, message = StopReason.device_error, f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # never leave a recording unfinished, whatever broke
             reason, message = StopReason.crashed, f"{type(exc).__name__}: {exc}"
-        success = self._success(reason, status, answer)
+        try:
+            success = self._success(reason, status, answer)
+        except Exception as exc:  # a broken success check must not leave the recording unfinished
+            success = False
+            message = (message + "; " if message else "") + f"success check raised {type(exc).__name__}: {exc}"
         result = EpisodeResult(success=success, reason=reason, steps=steps, answer=answer, status=status,
                                message=message, duration_s=time.monotonic() - start,
                                recording=str(self.recorder.path) if self.recorder and self.recorder.path else None)

@@ -39,6 +39,8 @@ class ScriptedPolicy:
             data = data["actions"]
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a JSON list of actions (or JSON lines)")
+        if not data:
+            raise ValueError(f"{path}: the script has no actions")
         return cls(data)
 
     def reset(self, goal: str) -> None:

@@ -193,8 +193,8 @@ def _scrub(raw: Any) -> Any:
     """Mask the text of anything in a policy's raw output that says it is secret."""
     if isinstance(raw, dict):
         out = {k: _scrub(v) for k, v in raw.items()}
-        if out.get("secret") and isinstance(out.get("text"), str):
-            out["text"] = SECRET_MASK
+        if out.get("secret") and "text" in out:
+            out["text"] = SECRET_MASK  # whatever its type: it claims to be secret
         return out
     if isinstance(raw, list):
         return [_scrub(v) for v in raw]

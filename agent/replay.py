@@ -87,7 +87,10 @@ def replay(rec: Recording) -> ReplayReport:
         report_steps.append(StepMatch(index=step.index, screen_matches=same, ok=result.ok, error=result.error))
     final = ctl.observe().fingerprint()
     recorded_final = last_after or (rec.steps[-1].observation.fingerprint if rec.steps else None)
-    success = instance.is_successful(answer) if instance is not None else None
+    try:
+        success = instance.is_successful(answer) if instance is not None else None
+    except Exception as exc:
+        raise RecordingError(f"the task's success check failed on the recorded answer: {exc}") from exc
     recorded = m.outcome.success if m.outcome else None
     recorded_state = m.outcome.final_state if m.outcome else None
     state_same = recorded_state is None or recorded_state == ctl.state_digest()

@@ -49,6 +49,15 @@ class TaskTemplate:
                 "forms": list(self.forms), "goals": list(self.goals), "description": self.description or self.goals[0]}
 
 
+def answer_digits(answer: Optional[str], max_digits: int = 18) -> Optional[int]:
+    """The ASCII digits of an answer as one integer ("1,234원" -> 1234); None when absent or absurdly long.
+
+    Success checks must stay cheap and total on any text a policy may answer.
+    """
+    digits = "".join(ch for ch in (answer or "") if "0" <= ch <= "9")
+    return int(digits) if 0 < len(digits) <= max_digits else None
+
+
 REGISTRY: dict[str, TaskTemplate] = {}
 
 

@@ -355,7 +355,7 @@ class SimDevice:
         Input converts pixel p to dp (p + 0.5) / scale, so p is inside [x0, x1) iff
         px(x0) <= p < px(x1). Plain rounding disagrees at fractional scales.
         """
-        return math.ceil(dp * self.scale - 0.5 - 1e-9)
+        return math.ceil(dp * self.scale - 0.5)
 
     def elements(self) -> tuple[list[UIElement], dict[int, Node]]:
         """The scene as contract elements (ids in depth-first order) and the node behind each id."""
@@ -399,7 +399,7 @@ class SimDevice:
 
     def frame(self) -> ScreenFrame:
         W, H = self.size
-        return ScreenFrame(width=int(W * self.scale), height=int(H * self.scale), scale_factor=self.scale,
+        return ScreenFrame(width=self._px(W), height=self._px(H), scale_factor=self.scale,
                            orientation=Orientation.portrait if H >= W else Orientation.landscape)
 
     def state_digest(self) -> str:
@@ -439,12 +439,18 @@ class SimDevice:
 
     # ------------------------------------------------------------ input (logical dp)
     def hit(self, x: float, y: float) -> Optional[Node]:
-        """The topmost node at (x, y) that reacts to input or blocks it."""
+        """The topmost node at (x, y) dp that reacts to input or blocks it.
+
+        Compared in whole pixels with the same conversion as element bounds, so a
+        pixel inside an element's bounds always reaches that element.
+        """
+        px, py = math.floor(x * self.scale), math.floor(y * self.scale)
+        to_px = self._px
         for n in reversed(self.paint_order()):
             x0, y0, x1, y1 = n.x, n.y, n.x + n.w, n.y + n.h
             if n.clip is not None:
                 x0, y0, x1, y1 = max(x0, n.clip[0]), max(y0, n.clip[1]), min(x1, n.clip[2]), min(y1, n.clip[3])
-            if not (x0 <= x < x1 and y0 <= y < y1):
+            if not (to_px(x0) <= px < to_px(x1) and to_px(y0) <= py < to_px(y1)):
                 continue
             if n.on_click or n.on_point or n.editable or n.on_long_press or n.kind in BLOCKING_KINDS:
                 return n

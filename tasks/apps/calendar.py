@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any, Optional
 
 from controllers.sim.apps.calendar import MAX_PER_DAY, MONTHS_EN, TIMES
-from tasks.base import TaskTemplate, register
+from tasks.base import TaskTemplate, answer_digits, register
 
 NEW_TITLES = ["Dentist", "치과", "Team dinner", "Yoga class", "Zoë's recital", "Sprint planning", "미용실",
               "Parents' visit", "Café with Amélie", "Vet appointment", "독서 모임", "Tax deadline"]
@@ -220,8 +220,7 @@ class CountEvents(TaskTemplate):
 
     def is_successful(self, device, params, answer=None):
         want = len(device.app("calendar").on_day(params["date"]))
-        digits = "".join(ch for ch in answer or "" if ch.isdigit())
-        return digits != "" and int(digits) == want
+        return answer_digits(answer) == want
 
     def act(self, kit, params):
         return close_stray_overlay(kit) or goto_day(kit, params["date"]) or kit.answer(str(len(rows(kit))))

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from controllers.actions import Click, DoneStatus, ElementTarget, MouseButton
 from controllers.sim.apps.files import ROOT
-from tasks.base import TaskTemplate, register
+from tasks.base import TaskTemplate, answer_digits, register
 
 NEW_NAMES = ["보고서_최종", "final", "2026 계획", "Zoë notes", "résumé_new", "회의록", "budget-Q3", "이력서", "Naïve plan",
              "draft (old)", "사진 정리"]
@@ -343,8 +343,7 @@ class CountItems(TaskTemplate):
     def is_successful(self, device, params, answer=None):
         items = device.app("files").items
         want = sum(1 for i in items.values() if i["parent"] == params["id"])
-        digits = "".join(ch for ch in answer or "" if ch.isdigit())
-        return digits != "" and int(digits) == want
+        return answer_digits(answer) == want
 
     def act(self, kit, params):
         stray = close_stray_overlay(kit)

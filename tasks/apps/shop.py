@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from controllers.actions import DoneStatus
 from controllers.sim.apps.shop import PAYMENTS
-from tasks.base import TaskTemplate, register
+from tasks.base import TaskTemplate, answer_digits, register
 
 PAY_WORDS = {"card": ("credit card", "카드"), "cash": ("cash on delivery", "착불"),
              "transfer": ("bank transfer", "계좌이체")}
@@ -344,7 +344,7 @@ class ReadPrice(TaskTemplate):
         return _product_params(rng, device)
 
     def is_successful(self, device, params, answer=None):
-        return answer is not None and _int(answer) == device.app("shop").products[params["pid"]]["price"]
+        return answer_digits(answer) == device.app("shop").products[params["pid"]]["price"]
 
     def act(self, kit, params):
         stray = close_stray_overlay(kit, params.get("city", ""))

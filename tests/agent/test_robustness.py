@@ -159,3 +159,41 @@ def test_recents_overview_is_reported_as_such():
     ctl.execute({"type": "system", "button": "recents"})
     obs = ctl.observe()
     assert obs.app == "com.handa.launcher" and obs.window == "Recents" and obs.window_bounds is None
+
+
+@pytest.mark.parametrize("task, answer", [("calendar.count_events", "²"), ("files.count_items", "9" * 5000),
+                                          ("shop.read_price", "1" * 5000), ("calculator.answer", "1e999999999")])
+def test_odd_answers_are_judged_quickly_and_finalize(tmp_path, task, answer):
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([{"type": "answer", "text": answer}]))
+    r = runner.invoke(app, ["run", "--task", task, "--policy", "scripted", "--script", str(script),
+                            "--record-dir", str(tmp_path / "r"), "--json", "--timeout", "5"])
+    assert r.exit_code == 1, r.output
+    assert load_recording(last_json(r.stdout)["recording"]).complete
+
+
+def test_a_broken_success_check_still_finalizes(tmp_path):
+    def judge(answer):
+        raise ValueError("bad check")
+
+    rec = Recorder(tmp_path)
+    rec.start(goal="g", policy="scripted", platform="sim")
+    r = Agent(SimController(seed=1), ScriptedPolicy([{"type": "answer", "text": "x"}]), rec, judge=judge).run("g")
+    assert not r.success and "bad check" in r.message
+    assert load_recording(rec.path).complete
+
+
+def test_secret_entries_of_any_shape_are_masked(tmp_path):
+    rec = Recorder(tmp_path)
+    rec.start(goal="g", policy="scripted", platform="sim")
+    Agent(SimController(seed=1), ScriptedPolicy([{"type": "type", "text": ["LEAK2abc"], "secret": True}]),
+          rec).run("g")
+    assert "LEAK2abc" not in files_text(rec.path)
+
+
+def test_empty_scripts_and_unknown_apps_are_usage_errors(tmp_path):
+    script = tmp_path / "s.json"
+    script.write_text("[]")
+    assert runner.invoke(app, ["run", "g", "--policy", "scripted", "--script", str(script)]).exit_code == 2
+    assert runner.invoke(app, ["tasks", "list", "--app", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["tasks", "list", "--app", "notes"]).exit_code == 0

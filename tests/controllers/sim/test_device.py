@@ -269,17 +269,20 @@ def test_long_menus_scroll_instead_of_dropping_items():
     assert dev.apps["picker"].menu is None
 
 
-@pytest.mark.parametrize("scale", [0.75, 1.0, 1.25, 1.5, 2.0, 3.0])
+@pytest.mark.parametrize("scale", [0.75, 1.0, 1.25, 1.5, 2.0, 2.625, 3.0])
 def test_element_bounds_agree_with_hit_testing_at_any_scale(scale):
     """Every pixel inside an element's bounds must reach that element (no silent off-by-one at edges)."""
     checked = 0
-    for seed, app in enumerate(["settings", "contacts", "shop", "webform", "calendar", "files", "notes"]):
+    for seed, app in enumerate(["settings", "contacts", "shop", "webform", "calendar", "files", "notes", "messages"]):
         ctl = SimController(seed=seed, form="desktop" if seed % 2 else "phone", scale=scale)
         ctl.device.launch(app)
         ctl.device.apps[app].close_overlay()
         ctl.device.invalidate()
         obs, nodes = ctl.device.observe()
+        assert obs.screenshot().size == (obs.screen.width, obs.screen.height)
         for e in obs.elements:
+            assert 0 <= e.bounds.left < e.bounds.right <= obs.screen.width, (app, e)
+            assert 0 <= e.bounds.top < e.bounds.bottom <= obs.screen.height, (app, e)
             n = nodes[e.id]
             if not (n.on_click or n.editable or n.on_point):
                 continue
