@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
@@ -17,7 +18,7 @@ from controllers.sim.device import SimDevice
 from controllers.sim.style import Split
 
 
-class TaskTemplate:
+class TaskTemplate(ABC):
     id: ClassVar[str] = ""
     app: ClassVar[str] = ""
     steps_hint: ClassVar[int] = 1  # typical expert actions from the home screen, not counting done/answer
@@ -33,12 +34,13 @@ class TaskTemplate:
     def setup(self, device: SimDevice, params: dict[str, Any]) -> None:
         """Put the apps into the initial state this instance needs."""
 
+    @abstractmethod
     def is_successful(self, device: SimDevice, params: dict[str, Any], answer: Optional[str] = None) -> bool:
-        raise NotImplementedError
+        """Whether the app state (and the answer, for questions) shows the task done."""
 
+    @abstractmethod
     def act(self, kit: "Any", params: dict[str, Any]):
         """The expert's next action for the current observation (see ``tasks.expert.Kit``)."""
-        raise NotImplementedError
 
     @property
     def multi_step(self) -> bool:

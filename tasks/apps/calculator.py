@@ -1,6 +1,8 @@
 """Calculator tasks: arithmetic by keypad (incl. decimals and sign change), reading results, history."""
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import re
 from fractions import Fraction
 
@@ -91,8 +93,9 @@ def _expr_text(numbers, ops) -> str:
 class _Compute(TaskTemplate):
     app = "calculator"
 
+    @abstractmethod
     def numbers(self, rng) -> tuple[list[str], list[str]]:
-        raise NotImplementedError
+        """The operands and operators of one instance."""
 
     def sample(self, rng, device):
         numbers, ops = self.numbers(rng)

@@ -7,6 +7,7 @@ set through the picker page.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import date, timedelta
 from typing import Any, Optional
 
@@ -231,8 +232,9 @@ class _EditEvent(TaskTemplate):
 
     app = "calendar"
 
+    @abstractmethod
     def want(self, params) -> dict[str, str]:
-        raise NotImplementedError
+        """The event fields this template changes, and their new values."""
 
     def is_successful(self, device, params, answer=None):
         e = next((e for e in device.app("calendar").events if e["id"] == params["id"]), None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Callable, Optional
 
 from controllers.sim.ui import Page
@@ -11,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from controllers.sim.device import SimDevice
 
 
-class App:
+class App(ABC):
     """One app. Subclasses set ``key``/``label_key``/``package`` and implement ``build``.
 
     State lives in plain attributes so task checks can read it directly
@@ -43,8 +44,9 @@ class App:
     def init_state(self) -> None:
         """Create the app's data (seeded by ``self.rng``)."""
 
-    def build(self, ui: Page) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def build(self, ui: Page) -> None:
+        """Describe the current screen on ``ui`` (must not change state)."""
 
     # ------------------------------------------------------------ helpers
     @property
