@@ -419,7 +419,6 @@ class SimDevice:
         window_bounds = None
         if fg is not None and self.form == "desktop" and self.foreground in self.windows:
             x, y, w, h = self.windows[self.foreground]
-            s = self.scale
             window_bounds = Rect(left=self._px(x), top=self._px(y), right=self._px(x + w), bottom=self._px(y + h))
         elif fg is not None:
             window_bounds = Rect(left=0, top=self._px(STATUS_H), right=frame.width, bottom=self._px(H - NAV_H))

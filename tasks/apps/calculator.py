@@ -1,9 +1,8 @@
 """Calculator tasks: arithmetic by keypad (incl. decimals and sign change), reading results, history."""
 from __future__ import annotations
 
-from abc import abstractmethod
-
 import re
+from abc import abstractmethod
 from fractions import Fraction
 
 from controllers.sim.apps.calculator import CANON, Engine, canon, fmt
