@@ -73,11 +73,15 @@ class Kit:
         return None if e is None else e.value
 
     # ------------------------------------------------------------ acting
-    def click(self, target: UIElement | str, count: int = 1) -> Click:
+    def _target(self, target: UIElement | str) -> ElementTarget:
+        """An element target for an element or a sim-key; a missing key is the expert's bug."""
         e = self.el(target) if isinstance(target, str) else target
         if e is None:
             raise LookupError(f"expert asked for missing element {target!r}")
-        return Click(target=ElementTarget(id=e.id), count=count)
+        return ElementTarget(id=e.id)
+
+    def click(self, target: UIElement | str, count: int = 1) -> Click:
+        return Click(target=self._target(target), count=count)
 
     def click_at(self, e: UIElement, fx: float, fy: float = 0.5) -> Click:
         """Click a fraction of the way across ``e`` (sliders), as a normalized screen point."""
@@ -88,10 +92,7 @@ class Kit:
 
     def type(self, target: UIElement | str, text: str, clear: bool = True, submit: bool = False,
              secret: bool = False) -> TypeText:
-        e = self.el(target) if isinstance(target, str) else target
-        if e is None:
-            raise LookupError(f"expert asked for missing element {target!r}")
-        return TypeText(text=text, target=ElementTarget(id=e.id), clear=clear, submit=submit, secret=secret)
+        return TypeText(text=text, target=self._target(target), clear=clear, submit=submit, secret=secret)
 
     def key(self, *keys: str) -> Key:
         return Key(keys=list(keys))
@@ -184,10 +185,7 @@ class Kit:
         return move if e is None else self.click(e)
 
     def long_press(self, target: UIElement | str) -> LongPress:
-        e = self.el(target) if isinstance(target, str) else target
-        if e is None:
-            raise LookupError(f"expert asked for missing element {target!r}")
-        return LongPress(target=ElementTarget(id=e.id))
+        return LongPress(target=self._target(target))
 
     def _scroll_parent(self, e: UIElement) -> Optional[UIElement]:
         p = e.parent

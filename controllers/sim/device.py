@@ -455,11 +455,16 @@ class SimDevice:
                 return n
         return None
 
+    def _app_key_of(self, node: Node) -> Optional[str]:
+        """The app a node belongs to, from its namespaced key (``app:...``, ``page:app/...``, ``window:app...``)."""
+        for key in self.apps:
+            if node.key.startswith((f"{key}:", f"page:{key}/", f"window:{key}")):
+                return key
+        return None
+
     def _owner(self, node: Node) -> Optional[App]:
-        for key, app in self.apps.items():
-            if node.key.startswith(f"{key}:") or node.key.startswith(f"page:{key}/"):
-                return app
-        return self.apps.get(self.foreground) if self.foreground else None
+        key = self._app_key_of(node) or self.foreground
+        return self.apps.get(key) if key else None
 
     def _after_input(self) -> None:
         self.actions_done += 1
@@ -484,10 +489,8 @@ class SimDevice:
         return effect
 
     def _window_of(self, node: Node) -> Optional[str]:
-        for key in self.windows:
-            if node.key.startswith(f"window:{key}") or node.key.startswith(f"{key}:") or node.key.startswith(f"page:{key}/"):
-                return key
-        return None
+        key = self._app_key_of(node)
+        return key if key in self.windows else None
 
     def _activate(self, node: Node, x: float, y: float, count: int, button: str) -> str:
         if not node.enabled:
