@@ -25,6 +25,15 @@ schema_app = typer.Typer(help="Print JSON Schemas of Handa's formats (for extern
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(schema_app, name="schema")
 
+
+def _add_model_commands() -> None:
+    from agent.cli_model import model_app
+
+    app.add_typer(model_app, name="model")
+
+
+_add_model_commands()
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -67,7 +76,10 @@ def run(
     seed: int = typer.Option(0, help="Seed of the sim device and task instance; the same seed replays the same world."),
     split: SplitName = typer.Option(SplitName.all, help="Which sim looks and words to draw from (train/heldout)."),
     scale: float = typer.Option(1.0, min=0.5, max=4.0, help="Sim scale factor (physical pixels per logical point)."),
-    policy: str = typer.Option("expert", help="Who decides: `expert` (sim tasks only) or `scripted`."),
+    policy: str = typer.Option("inhouse", help="Who decides: `inhouse` (Handa's own model), `expert` (sim tasks "
+                                              "only) or `scripted`."),
+    model: Optional[Path] = typer.Option(None, help="Checkpoint folder for --policy inhouse (default: the shipped "
+                                                    "one)."),
     script: Optional[Path] = typer.Option(None, help="JSON list of actions for --policy scripted."),
     max_steps: int = typer.Option(30, min=1, help="Stop after this many steps."),
     timeout: float = typer.Option(300.0, min=0.1, help="Stop after this many seconds of wall-clock time."),
@@ -103,7 +115,7 @@ def run(
         _usage(console, "give a GOAL or --task ID")
     goal_text = goal or instance.goal
     try:
-        pol = make_policy(policy, instance=instance, script=script)
+        pol = make_policy(policy, instance=instance, script=script, model=model)
     except (ValueError, OSError) as exc:
         _usage(console, str(exc))
     device = instance.device if instance else SimDevice(form=form.value, seed=seed, split=split.value, scale=scale)

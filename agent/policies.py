@@ -11,7 +11,7 @@ from controllers.actions import Done, DoneStatus, parse_action
 from controllers.elements import Observation
 from controllers.policy import Decision, HistoryEntry
 
-POLICY_NAMES = ("expert", "scripted")
+POLICY_NAMES = ("inhouse", "expert", "scripted")
 
 
 class ScriptedPolicy:
@@ -64,8 +64,16 @@ class ScriptedPolicy:
             return Decision(action=None, raw=raw, error=f"script entry {self.position - 1}: {exc.errors()[0]['msg']}")
 
 
-def make_policy(name: str, *, instance: Optional[Any] = None, script: Optional[Path] = None) -> Any:
+def make_policy(name: str, *, instance: Optional[Any] = None, script: Optional[Path] = None,
+                model: Optional[Path] = None) -> Any:
     """Build a policy by name; raises ValueError with what is missing."""
+    if name == "inhouse":
+        from model.policy import InHousePolicy
+
+        try:
+            return InHousePolicy(model)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from exc
     if name == "expert":
         if instance is None:
             raise ValueError("the expert policy needs a sim task: pass --task ID")

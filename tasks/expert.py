@@ -238,6 +238,7 @@ class ExpertPolicy:
         self.memory = {}
 
     def decide(self, goal: str, observation: Observation, history: list[HistoryEntry]) -> Decision:
+        self.memory.setdefault("goal", goal)
         kit = Kit(observation, self.memory, history, seed=self.instance.seed)
         action = kit.interruption() or self.instance.template.act(kit, self.instance.params)
         return Decision(action=action, confidence=1.0, raw={"expert": self.instance.template.id})

@@ -309,6 +309,10 @@ class AppendLine(TaskTemplate):
         move = _open_note(kit, params["id"], (params["title"],), params["body"])
         if move:
             return move
+        body = kit.el("notes:body_field")
+        if body is not None and body.value == params["body"] and not params["body"].endswith("\n"):
+            body, move = kit.seek("notes:body_field")
+            return move or kit.type(body, "\n" + params["line"], clear=False)  # append, keep what is there
         title = kit.value("notes:title_field")
         return _save_editor(kit, title if title is not None else params["title"], target)
 
@@ -373,4 +377,4 @@ class ReadFact(TaskTemplate):
         if save is not None and save.states.enabled:
             return _leave(kit)  # the field shows unsaved edits, not what the note says
         first = (kit.value("notes:body_field") or "").split("\n", 1)[0]
-        return kit.answer(first.split(":", 1)[1].strip())
+        return kit.answer(first.split(":", 1)[-1].strip())  # an edited note without the label: say what it says

@@ -22,14 +22,6 @@ def _email(rng) -> str:
     return f"{rng.choice(EMAIL_USERS)}{rng.randint(1, 99)}@{rng.choice(EMAIL_HOSTS)}"
 
 
-def _city_prefix(city: str) -> str:
-    """The shortest prefix (2+ chars) whose suggestions include ``city``."""
-    for n in range(2, len(city) + 1):
-        if city in suggestions(city[:n]):
-            return city[:n]
-    return city
-
-
 # ---------------------------------------------------------------- the expert
 def _go_tab(kit, tab: str):
     e, move = kit.seek(f"webform:tab:{tab}")
@@ -60,8 +52,7 @@ def _fix(kit, field: str, value, e):
     if field == "city":
         if e.value == value:
             return None
-        prefix = _city_prefix(value)  # type a little, then pick the suggestion
-        return kit.type(e, prefix if e.value != prefix else value)
+        return kit.type(e, value)  # then pick it from the suggestions
     if field == "country":
         return kit.click(e) if e.value != value else None
     if field == "contact":
@@ -137,8 +128,9 @@ def fill(kit, want: dict, submit: bool = False):
         filt = kit.el("webform:country_filter")
         typed = filt.value.casefold() if filt is not None else ""
         near = COUNTRY_LIST.index(country) < 14  # the list is alphabetical: near the top, just scroll
-        if filt is not None and (typed not in country.casefold() or (not typed and (kit.seed % 2 == 0 or not near))):
-            return kit.type(filt, country[:4])  # narrow the list
+        # the filter takes the name as the goal spells it; a goal in another language just scrolls
+        if filt is not None and country in kit.memory.get("goal", "") and (typed not in country.casefold() or (not typed and (kit.seed % 2 == 0 or not near))):
+            return kit.type(filt, country)  # narrow the list
         e, move = kit.seek(key)
         return move or kit.click(e)
     if kit.has("webform:suggest"):

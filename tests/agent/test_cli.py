@@ -17,7 +17,7 @@ def last_json(output: str) -> dict:
 
 
 def test_run_json_and_exit_code_zero(tmp_path):
-    r = runner.invoke(app, ["run", "--task", "settings.wifi", "--seed", "3", "--record-dir", str(tmp_path), "--json"])
+    r = runner.invoke(app, ["run", "--policy", "expert", "--task", "settings.wifi", "--seed", "3", "--record-dir", str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
     data = last_json(r.stdout)
     assert data["success"] is True and data["reason"] == "done" and data["steps"] >= 2
@@ -72,7 +72,7 @@ def test_schema_actions_is_json_schema():
 
 
 def test_view_and_replay(tmp_path):
-    r = runner.invoke(app, ["run", "--task", "settings.brightness", "--seed", "2", "--record-dir", str(tmp_path),
+    r = runner.invoke(app, ["run", "--policy", "expert", "--task", "settings.brightness", "--seed", "2", "--record-dir", str(tmp_path),
                             "--json"])
     rec = last_json(r.stdout)["recording"]
     page = tmp_path / "p.html"

@@ -89,7 +89,7 @@ def test_a_typed_secret_is_masked_in_later_log_lines_and_json(tmp_path):
 
 
 def test_short_secrets_never_corrupt_file_names_or_paths(tmp_path):
-    r = runner.invoke(app, ["run", "--task", "settings.brightness", "--seed", "2", "--secret", "pin=0003",
+    r = runner.invoke(app, ["run", "--policy", "expert", "--task", "settings.brightness", "--seed", "2", "--secret", "pin=0003",
                             "--secret", "year=2026", "--record-dir", str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
     rec = last_json(r.stdout)["recording"]

@@ -1,0 +1,321 @@
+"""Observation + goal + episode memory -> the model's input arrays.
+
+Everything the network sees is built here, so training and inference read the
+same thing. The sim-only ``sim-key`` attribute is never read (``attrs`` are
+ignored entirely), so a policy trained here sees what a real device gives.
+
+Pruning policy (documented contract, see ``prune``): at most
+``max_elements`` elements are kept. Elements that are invisible, have no area
+or lie entirely off screen are dropped first; of the rest, interactive
+elements (clickable, editable, scrollable, checkable, focused) come before
+elements that carry text, which come before the others; ties keep tree
+order, and the kept elements are presented in tree order.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from controllers.actions import Click, LongPress, Scroll, TypeText
+from controllers.elements import Observation, Role, UIElement
+
+ROLES = [r.value for r in Role]
+ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
+_UNKNOWN = ROLE_INDEX["unknown"]
+# token budget per text field of an element: name, hint, description, value
+SEGMENTS = (("name", 10), ("hint", 4), ("description", 10), ("value", 12))
+SEG_OFFSETS = []
+_o = 0
+for _name, _n in SEGMENTS:
+    SEG_OFFSETS.append(_o)
+    _o += _n
+ELEMENT_TOKENS = _o
+N_STATES = 11
+N_BOX = 9
+N_TEXTFLAGS = 8
+IMAGE_SIZE = 64
+MEMORY_SLOTS = 4
+MEMORY_TOKENS = 8
+MAX_TEXT_CHARS = 200  # longer strings are cut before tokenizing (the model reads a prefix)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def prune(elements: list[UIElement], width: int, height: int, limit: int) -> list[UIElement]:
+    """The elements the model reads, in tree order (see the module docstring)."""
+    ranked = []
+    for order, e in enumerate(elements):
+        b = e.bounds
+        if not e.states.visible or b.width <= 0 or b.height <= 0:
+            continue
+        if b.right <= 0 or b.bottom <= 0 or b.left >= width or b.top >= height:
+            continue
+        s = e.states
+        interactive = s.clickable or s.editable or s.scrollable or s.checked is not None or s.focused
+        rank = 0 if interactive else (1 if (e.name or e.value or e.description) else 2)
+        ranked.append((rank, order, e))
+    if len(ranked) > limit:
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        ranked = sorted(ranked[:limit], key=lambda t: t[1])
+    return [e for _, _, e in ranked]
+
+
+class TextCache:
+    """Tokenize strings once: UI labels repeat from step to step."""
+
+    def __init__(self, tokenizer: Any, size: int = 50000):
+        self.backend = tokenizer.backend_tokenizer
+        self.cache: OrderedDict[str, tuple[list[int], list[tuple[int, int]]]] = OrderedDict()
+        self.size = size
+
+    def encode_many(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            for text, enc in zip(missing, self.backend.encode_batch(missing, add_special_tokens=False)):
+                self.cache[text] = (enc.ids, enc.offsets)
+            while len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        return [self.cache[t] for t in texts]
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        return self.encode_many([text])[0]
+
+
+@dataclass
+class Memory:
+    """The fixed-size episode state: the last few actions, step count, and counts.
+
+    Updated once per step (``push``) in constant time; the model never re-reads
+    the whole history, so a decision at step 30 costs what one at step 1 does.
+    """
+
+    verbs: list[int] = field(default_factory=list)
+    texts: list[list[int]] = field(default_factory=list)
+    typed: list[list[int]] = field(default_factory=list)
+    ok: list[int] = field(default_factory=list)
+    steps: int = 0
+    changed: int = 1
+
+    def push(self, verb: int, target_text: list[int], typed: list[int], ok: bool, changed: bool) -> None:
+        self.verbs = ([verb] + self.verbs)[:MEMORY_SLOTS]
+        self.texts = ([target_text[:MEMORY_TOKENS]] + self.texts)[:MEMORY_SLOTS]
+        self.typed = ([typed[:MEMORY_TOKENS]] + self.typed)[:MEMORY_SLOTS]
+        self.ok = ([int(ok)] + self.ok)[:MEMORY_SLOTS]
+        self.steps += 1
+        self.changed = int(changed)
+
+    def copy(self) -> "Memory":
+        return Memory(list(self.verbs), [list(t) for t in self.texts], [list(t) for t in self.typed],
+                      list(self.ok), self.steps, self.changed)
+
+
+@dataclass
+class Features:
+    """One step's input (numpy) plus what decoding needs to map outputs back."""
+
+    arrays: dict[str, np.ndarray]
+    goal: str
+    goal_offsets: list[tuple[int, int]]
+    elements: list[UIElement]
+    element_offsets: list[list[tuple[int, int, int]]]  # per element: (segment, char start, char end) per token
+    screen: tuple[int, int]
+
+
+def _first_number(text: str) -> Optional[float]:
+    m = _NUMBER.search(text)
+    return float(m.group()) if m else None
+
+
+def _element_text(e: UIElement) -> str:
+    return (e.name or e.hint or e.description or e.value)[:MAX_TEXT_CHARS]
+
+
+def target_element(action: Any, obs: Observation) -> Optional[UIElement]:
+    target = getattr(action, "target", None)
+    if target is not None and getattr(target, "kind", None) == "element":
+        return obs.element(target.id)
+    return None
+
+
+class Featurizer:
+    """Turns (goal, observation, memory) into arrays for ``HandaModel``."""
+
+    def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64):
+        self.tokenizer = tokenizer
+        self.text = TextCache(tokenizer)
+        self.max_elements = max_elements
+        self.max_goal_tokens = max_goal_tokens
+        self.pad = tokenizer.pad_token_id
+        self.goal_cache: dict[str, tuple] = {}
+        self.field_cache: dict[tuple[str, int], tuple] = {}
+
+    # ------------------------------------------------------------ goal
+    def _goal(self, goal: str):
+        hit = self.goal_cache.get(goal)
+        if hit is None:
+            ids, offsets = self.text.encode(goal[:2000])
+            ids, offsets = ids[: self.max_goal_tokens] or [self.pad], offsets[: self.max_goal_tokens] or [(0, 0)]
+            hit = (np.array(ids, dtype=np.int64), offsets, goal.casefold(), _first_number(goal))
+            if len(self.goal_cache) > 1000:
+                self.goal_cache.clear()
+            self.goal_cache[goal] = hit
+        return hit
+
+    def _field(self, text: str, segment: int) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:
+        """One text field as (padded token ids, segment ids, offsets), cached: UI strings repeat."""
+        key = (text, segment)
+        hit = self.field_cache.get(key)
+        if hit is None:
+            budget = SEGMENTS[segment][1]
+            ids, off = self.text.encode(text[:MAX_TEXT_CHARS]) if text else ([], [])
+            k = min(len(ids), budget)
+            hit = (list(ids[:k]) + [self.pad] * (budget - k), [segment + 1] * k + [0] * (budget - k),
+                   [(segment, a, b) for a, b in off[:k]])
+            if len(self.field_cache) > 50000:
+                self.field_cache.clear()
+            self.field_cache[key] = hit
+        return hit
+
+    # ------------------------------------------------------------ main entry
+    def __call__(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True) -> Features:
+        width, height = obs.screen.width, obs.screen.height
+        elements = prune(obs.elements, width, height, self.max_elements)
+        goal_ids, goal_offsets, goal_fold, goal_num = self._goal(goal)
+        n = len(elements)
+        tok_rows, seg_rows, offsets_out = [], [], []
+        roles, states, boxes, flags = [], [], [], []
+        fg = obs.app
+        area = width * height
+        for e in elements:
+            fields = (e.name, e.hint, e.description, e.value)
+            tok_row, seg_row, offs = [], [], []
+            for s, text in enumerate(fields):
+                ids, segs, off = self._field(text, s)
+                tok_row += ids
+                seg_row += segs
+                offs += off
+            tok_rows.append(tok_row)
+            seg_rows.append(seg_row)
+            offsets_out.append(offs)
+            roles.append(ROLE_INDEX.get(e.role.value, _UNKNOWN))
+            st = e.states
+            states.append((st.enabled, st.visible, st.focused, st.selected, st.checked is True, st.checked is False,
+                           st.clickable, st.editable, st.scrollable, st.password, e.app == fg or not e.app))
+            b = e.bounds
+            l, t = max(b.left, 0) / width, max(b.top, 0) / height
+            r, bt = min(b.right, width) / width, min(b.bottom, height) / height
+            boxes.append((l, t, r, bt, (l + r) / 2, (t + bt) / 2, r - l, bt - t,
+                          math.log(max(b.area, 1) / area) / 10))
+            row = [0.0] * N_TEXTFLAGS
+            for s, text in enumerate(fields):
+                if text:
+                    folded = text.casefold().strip()
+                    row[s] = 1.0 if folded and folded in goal_fold else 0.0
+            num = _first_number(e.value) if e.value else None
+            if num is not None:
+                row[4] = 1.0
+                row[5] = max(-2.0, min(2.0, num / 100))
+                if goal_num is not None:
+                    row[6] = max(-2.0, min(2.0, (num - goal_num) / 100))
+                    row[7] = 1.0 if abs(num - goal_num) <= 4 else 0.0
+            flags.append(row)
+        el_tok = np.array(tok_rows, dtype=np.int64).reshape(n, ELEMENT_TOKENS)
+        el_seg = np.array(seg_rows, dtype=np.int64).reshape(n, ELEMENT_TOKENS)
+        el_role = np.array(roles, dtype=np.int64).reshape(n)
+        el_states = np.array(states, dtype=np.float32).reshape(n, N_STATES)
+        el_box = np.array(boxes, dtype=np.float32).reshape(n, N_BOX)
+        el_flags = np.array(flags, dtype=np.float32).reshape(n, N_TEXTFLAGS)
+        arrays = {
+            "goal_ids": goal_ids,
+            "el_tok": el_tok, "el_seg": el_seg, "el_role": el_role, "el_states": el_states, "el_box": el_box,
+            "el_flags": el_flags,
+            "mem_verbs": self._pad_list(memory.verbs, MEMORY_SLOTS, -1),
+            "mem_text": self._pad_tokens(memory.texts),
+            "mem_typed": self._pad_tokens(memory.typed),
+            "mem_ok": self._pad_list(memory.ok, MEMORY_SLOTS, 0),
+            "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
+                             int(bool(elements))], dtype=np.int64),
+        }
+        image = obs.screenshot() if (with_image and obs.has_screenshot) else None
+        if image is not None:
+            arrays["image"] = image_array(image)
+        return Features(arrays, goal, goal_offsets, elements, offsets_out, (width, height))
+
+    def _pad_list(self, values: list[int], size: int, fill: int) -> np.ndarray:
+        out = np.full(size, fill, dtype=np.int64)
+        out[: len(values)] = values[:size]
+        return out
+
+    def _pad_tokens(self, rows: list[list[int]]) -> np.ndarray:
+        out = np.full((MEMORY_SLOTS, MEMORY_TOKENS), self.pad, dtype=np.int64)
+        for i, row in enumerate(rows[:MEMORY_SLOTS]):
+            out[i, : len(row)] = row[:MEMORY_TOKENS]
+        return out
+
+    # ------------------------------------------------------------ memory updates
+    def memory_entry(self, verb: int, action: Any, obs: Observation) -> tuple[list[int], list[int]]:
+        """(target text tokens, typed text tokens) of an executed action, for ``Memory.push``."""
+        e = target_element(action, obs)
+        target_ids = self.text.encode(_element_text(e))[0] if e is not None else []
+        typed = self.text.encode(action.text[:MAX_TEXT_CHARS])[0] if isinstance(action, TypeText) else []
+        return target_ids, typed
+
+
+def image_array(image: Any) -> np.ndarray:
+    """A screenshot as a small uint8 array (3, 64, 64); the aspect ratio is not kept (positions are normalized)."""
+    from PIL import Image
+
+    small = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+__all__ = ["Featurizer", "Features", "Memory", "prune", "image_array", "target_element", "Click", "LongPress",
+           "Scroll", "TypeText"]
+
+
+def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
+    """Pad a list of ``Features.arrays`` into one batch of tensors."""
+    import torch
+
+    b = len(arrays)
+    n = max((a["el_tok"].shape[0] for a in arrays), default=0)
+    t = max(a["goal_ids"].shape[0] for a in arrays)
+    goal = np.full((b, t), pad, dtype=np.int64)
+    el_tok = np.full((b, n, ELEMENT_TOKENS), pad, dtype=np.int64)
+    el_seg = np.zeros((b, n, ELEMENT_TOKENS), dtype=np.int64)
+    el_role = np.zeros((b, n), dtype=np.int64)
+    el_states = np.zeros((b, n, N_STATES), dtype=np.float32)
+    el_box = np.zeros((b, n, N_BOX), dtype=np.float32)
+    el_flags = np.zeros((b, n, N_TEXTFLAGS), dtype=np.float32)
+    el_mask = np.zeros((b, n), dtype=bool)
+    has_image = np.zeros(b, dtype=bool)
+    images = None
+    if any("image" in a for a in arrays):
+        images = np.zeros((b, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    for i, a in enumerate(arrays):
+        k = a["el_tok"].shape[0]
+        goal[i, : a["goal_ids"].shape[0]] = a["goal_ids"]
+        el_tok[i, :k], el_seg[i, :k], el_role[i, :k] = a["el_tok"], a["el_seg"], a["el_role"]
+        el_states[i, :k], el_box[i, :k], el_flags[i, :k] = a["el_states"], a["el_box"], a["el_flags"]
+        el_mask[i, :k] = True
+        if "image" in a:
+            images[i] = a["image"]
+            has_image[i] = True
+    batch = {
+        "goal_ids": torch.from_numpy(goal), "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
+        "el_role": torch.from_numpy(el_role), "el_states": torch.from_numpy(el_states),
+        "el_box": torch.from_numpy(el_box), "el_flags": torch.from_numpy(el_flags),
+        "el_mask": torch.from_numpy(el_mask), "has_image": torch.from_numpy(has_image),
+        "mem_verbs": torch.from_numpy(np.stack([a["mem_verbs"] for a in arrays])),
+        "mem_text": torch.from_numpy(np.stack([a["mem_text"] for a in arrays])),
+        "mem_typed": torch.from_numpy(np.stack([a["mem_typed"] for a in arrays])),
+        "mem_ok": torch.from_numpy(np.stack([a["mem_ok"] for a in arrays])),
+        "ctx": torch.from_numpy(np.stack([a["ctx"] for a in arrays])),
+    }
+    if images is not None:
+        batch["image"] = torch.from_numpy(images)
+    return batch

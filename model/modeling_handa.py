@@ -1,0 +1,369 @@
+"""HandaModel: one forward pass from (goal, UI elements, screenshot, memory) to a whole action.
+
+Layout, top-down:
+
+* ``HandaConfig``   -- sizes and the output vocabularies (verbs, keys, apps).
+* ``HandaModel``    -- a ``PreTrainedModel``: encoders, a small transformer over
+  one joint sequence ``[ctx, memory, goal tokens, screen grid, elements]``,
+  then structured heads (verb, element pointer, point, copy spans, flags...).
+* ``ElementEncoder`` / ``ScreenEncoder`` / ``Block`` -- the parts.
+
+Why it is fast: every element is a single token (its text is pooled, not
+spelled out), the output is read off in one pass instead of generated token
+by token, and the episode so far is a fixed number of memory tokens.
+Why it is exact: targets are pointers (to an element, to goal tokens, to an
+element's tokens) rather than generated strings, so a typed name is copied
+verbatim, whatever script it is written in.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+
+from model.codec import AMOUNTS, DIRECTIONS, GRID, IGNORE, KEYS, MAX_COUNT, TEXT_SOURCES, TRANSFORMS, VERBS, X_BINS
+from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
+                            SEGMENTS)
+
+
+class HandaConfig(PretrainedConfig):
+    model_type = "handa"
+
+    def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
+                 d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
+                 pad_token_id: int = 0, **kwargs):
+        self.vocab_size = vocab_size
+        self.d_model = d_model
+        self.n_layer = n_layer
+        self.n_head = n_head
+        self.d_ff = d_ff
+        self.max_goal_tokens = max_goal_tokens
+        self.max_elements = max_elements
+        self.apps = list(apps or [])
+        self.verbs = list(VERBS)
+        self.keys = list(KEYS)
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+
+
+# ---------------------------------------------------------------------- parts
+class Block(nn.Module):
+    """Pre-norm transformer block (attention + MLP)."""
+
+    def __init__(self, d: int, n_head: int, d_ff: int):
+        super().__init__()
+        self.n_head = n_head
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, d_ff), nn.GELU(), nn.Linear(d_ff, d))
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, s, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)
+        # explicit attention: for short sequences on a CPU it beats the fused kernel with a mask
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1])) + attn_mask
+        y = att.softmax(-1) @ v
+        x = x + self.proj(y.transpose(1, 2).reshape(b, s, d))
+        return x + self.mlp(self.ln2(x))
+
+
+def masked_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean and max over dim -2 of ``x`` where ``mask``; zeros where nothing is kept."""
+    m = mask.unsqueeze(-1).to(x.dtype)
+    mean = (x * m).sum(-2) / m.sum(-2).clamp(min=1)
+    mx = x.masked_fill(~mask.unsqueeze(-1), -1e4).amax(-2)
+    mx = torch.where(mask.any(-1, keepdim=True), mx, torch.zeros_like(mx))
+    return torch.cat([mean, mx], -1)
+
+
+class ElementEncoder(nn.Module):
+    """One vector per UI element: its text, role, states, box, and how its text matches the goal.
+
+    Text is pooled per field (name, hint, description, value) with embedding
+    bags, so no (elements x tokens x width) tensor is ever built.
+    """
+
+    N_MATCH = len(SEGMENTS) + 1 + N_TEXTFLAGS
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.text = nn.Linear(len(SEGMENTS) * d, d)
+        self.role = nn.Embedding(len(ROLES), d)
+        self.states = nn.Linear(N_STATES, d)
+        self.box = nn.Sequential(nn.Linear(N_BOX, d), nn.GELU(), nn.Linear(d, d))
+        self.match = nn.Sequential(nn.Linear(self.N_MATCH, d), nn.GELU(), nn.Linear(d, d))
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, tok_emb, el_tok, el_seg, el_role, el_states, el_box, el_flags, goal_ids, goal_mask):
+        b, n, length = el_tok.shape
+        d = tok_emb.weight.shape[1]
+        tok_mask = el_seg > 0
+        fields = []
+        for s, (_, budget) in enumerate(SEGMENTS):
+            lo = SEG_OFFSETS[s]
+            ids = el_tok[..., lo:lo + budget].reshape(b * n, budget)
+            m = tok_mask[..., lo:lo + budget].reshape(b * n, budget).to(tok_emb.weight.dtype)
+            w = m / m.sum(-1, keepdim=True).clamp(min=1)
+            fields.append(F.embedding_bag(ids, tok_emb.weight, mode="sum", per_sample_weights=w).view(b, n, d))
+        text = self.text(torch.cat(fields, -1))
+        # lexical match with the goal: which of the element's tokens occur in the goal, per field
+        exact = (el_tok.unsqueeze(-1) == goal_ids[:, None, None, :]) & goal_mask[:, None, None, :]
+        exact = (exact.any(-1) & tok_mask).to(text.dtype)  # (B, N, L)
+        seg_onehot = F.one_hot(el_seg, len(SEGMENTS) + 1)[..., 1:].to(text.dtype)  # (B, N, L, S)
+        per_seg = torch.einsum("bnl,bnls->bns", exact, seg_onehot) / seg_onehot.sum(2).clamp(min=1)
+        any_exact = exact.amax(-1, keepdim=True)
+        match = torch.cat([per_seg, any_exact, el_flags], -1)
+        x = text + self.role(el_role) + self.states(el_states) + self.box(el_box) + self.match(match)
+        return self.norm(x)
+
+
+class ScreenEncoder(nn.Module):
+    """A small conv net over a 64x64 thumbnail.
+
+    Gives an 8x8 map of cell features (for pointing at a screen position when
+    there is no tree), 4x4 pooled tokens that join the transformer's sequence,
+    and each element's share of the map (pooled by box overlap).
+    """
+
+    TOKENS = (GRID // 2) ** 2
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 32, kernel_size=4, stride=4), nn.GELU(),
+            nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(64, d, kernel_size=1))
+        self.pos = nn.Parameter(torch.zeros(self.TOKENS, d))
+        self.cell_pos = nn.Parameter(torch.zeros(GRID * GRID, d))
+        self.missing = nn.Parameter(torch.zeros(d))
+        self.roi = nn.Linear(d, d)
+
+    def forward(self, image: Optional[torch.Tensor], has_image: torch.Tensor, el_box: torch.Tensor):
+        b = has_image.shape[0]
+        d = self.pos.shape[1]
+        if image is None:
+            cells = self.missing.expand(b, GRID * GRID, d)
+        else:
+            feat = self.net(image.float() / 255.0 - 0.5)  # (B, d, 8, 8)
+            cells = feat.flatten(2).transpose(1, 2)
+            cells = torch.where(has_image[:, None, None], cells, self.missing.expand_as(cells))
+        tokens = F.avg_pool2d(cells.transpose(1, 2).reshape(b, d, GRID, GRID), 2).flatten(2).transpose(1, 2)
+        # each element's share of each cell (separable box overlap)
+        edges = torch.linspace(0, 1, GRID + 1, device=el_box.device)
+        lo, hi = edges[:-1], edges[1:]
+        ox = (torch.minimum(el_box[..., 2:3], hi) - torch.maximum(el_box[..., 0:1], lo)).clamp(min=0)
+        oy = (torch.minimum(el_box[..., 3:4], hi) - torch.maximum(el_box[..., 1:2], lo)).clamp(min=0)
+        w = (oy.unsqueeze(-1) * ox.unsqueeze(-2)).flatten(-2)  # (B, N, 64)
+        w = w / w.sum(-1, keepdim=True).clamp(min=1e-6)
+        roi = self.roi(torch.bmm(w, cells)) * has_image[:, None, None]
+        return tokens + self.pos, cells + self.cell_pos, roi
+
+
+# ---------------------------------------------------------------------- the model
+class HandaPreTrainedModel(PreTrainedModel):
+    config_class = HandaConfig
+    base_model_prefix = "handa"
+    main_input_name = "goal_ids"
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class HandaModel(HandaPreTrainedModel):
+    def __init__(self, config: HandaConfig):
+        super().__init__(config)
+        d = config.d_model
+        self.tok_emb = nn.Embedding(config.vocab_size, d)
+        self.goal_pos = nn.Embedding(config.max_goal_tokens, d)
+        self.elements = ElementEncoder(d)
+        self.screen = ScreenEncoder(d)
+        # memory: the last MEMORY_SLOTS actions (verb, what it touched, what it typed, whether it worked)
+        self.mem_verb = nn.Embedding(len(VERBS) + 1, d)
+        self.mem_text = nn.Linear(2 * d, d)
+        self.mem_typed = nn.Linear(2 * d, d)
+        self.mem_ok = nn.Embedding(2, d)
+        self.mem_slot = nn.Embedding(MEMORY_SLOTS, d)
+        self.ctx = nn.ModuleList([nn.Embedding(64, d), nn.Embedding(2, d), nn.Embedding(2, d), nn.Embedding(2, d)])
+        self.cls = nn.Parameter(torch.zeros(d))
+        self.type_emb = nn.Embedding(5, d)  # which part of the sequence a token belongs to
+        self.blocks = nn.ModuleList([Block(d, config.n_head, config.d_ff) for _ in range(config.n_layer)])
+        self.ln_f = nn.LayerNorm(d)
+        # heads
+        self.verb_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, len(VERBS)))
+        self.verb_emb = nn.Embedding(len(VERBS), d)
+        self.ptr_q, self.ptr_k, self.ptr_bias = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, 1)
+        self.cell_q, self.cell_k = nn.Linear(d, d), nn.Linear(d, d)
+        self.cell_offset = nn.Linear(2 * d, 2)
+        self.xbin = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, X_BINS))
+        self.flags = nn.Linear(2 * d, 3)
+        self.source = nn.Linear(d, len(TEXT_SOURCES))
+        self.transform = nn.Linear(d, len(TRANSFORMS))
+        self.count = nn.Linear(d, MAX_COUNT)
+        self.span_q = nn.Linear(d, 2 * d)
+        self.span_k = nn.Linear(d, 2 * d)
+        self.seg_emb = nn.Embedding(len(SEGMENTS) + 1, d)
+        self.el_span_q = nn.Linear(2 * d, 2 * d)
+        self.el_span_k = nn.Linear(d, 2 * d)
+        self.direction = nn.Linear(d, len(DIRECTIONS))
+        self.amount = nn.Linear(d, len(AMOUNTS))
+        self.key = nn.Linear(d, len(KEYS))
+        self.app = nn.Linear(d, max(len(config.apps), 1))
+        self.post_init()
+
+    # ------------------------------------------------------------ encoder
+    def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        goal_ids = batch["goal_ids"]
+        pad = self.config.pad_token_id
+        goal_mask = goal_ids != pad
+        goal_mask[:, 0] = True  # an empty goal still has one (pad) token to attend to
+        b, t = goal_ids.shape
+        el_mask = batch["el_mask"]
+        elements = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"], batch["el_states"],
+                                          batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
+        grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
+        elements = elements + roi
+        goal = self.tok_emb(goal_ids) + self.goal_pos(torch.arange(t, device=goal_ids.device))
+        mv = batch["mem_verbs"]
+        mem_tok = batch["mem_text"] != pad
+        mem_typ = batch["mem_typed"] != pad
+        memory = (self.mem_verb(mv + 1) + self.mem_text(masked_pool(self.tok_emb(batch["mem_text"]), mem_tok))
+                  + self.mem_typed(masked_pool(self.tok_emb(batch["mem_typed"]), mem_typ))
+                  + self.mem_ok(batch["mem_ok"]) + self.mem_slot.weight)
+        ctx = batch["ctx"]
+        cls = self.cls + sum(emb(ctx[:, i]) for i, emb in enumerate(self.ctx))
+        parts = [cls[:, None], memory, goal, grid, elements]
+        x = torch.cat([p + self.type_emb.weight[i] for i, p in enumerate(parts)], 1)
+        ones = lambda n: torch.ones(b, n, dtype=torch.bool, device=x.device)  # noqa: E731
+        key_mask = torch.cat([ones(1), mv >= 0, goal_mask, ones(grid.shape[1]), el_mask], 1)
+        key_mask[:, 1] = True  # keep one memory slot visible so no row is fully masked
+        attn = torch.zeros(key_mask.shape, dtype=x.dtype, device=x.device).masked_fill(~key_mask, -1e9)[:, None, None]
+        for block in self.blocks:
+            x = block(x, attn)
+        x = self.ln_f(x)
+        m = 1 + MEMORY_SLOTS
+        g0, c0 = m, m + t
+        e0 = c0 + grid.shape[1]
+        # a cell is its conv feature plus the contextualized 4x4 token it falls in
+        ctx_grid = x[:, c0:e0].transpose(1, 2).reshape(b, -1, GRID // 2, GRID // 2)
+        ctx_cells = F.interpolate(ctx_grid, scale_factor=2, mode="nearest").flatten(2).transpose(1, 2)
+        return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
+                "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"]}
+
+    # ------------------------------------------------------------ heads
+    def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
+        """Scores of every element as the target of ``verb``."""
+        q = enc["cls"] + self.verb_emb(verb)
+        els = enc["elements"]
+        ptr = torch.einsum("bd,bnd->bn", self.ptr_q(q), self.ptr_k(els)) / math.sqrt(self.config.d_model)
+        return (ptr + self.ptr_bias(els)[..., 0]).masked_fill(~enc["el_mask"], -1e4)
+
+    def heads(self, enc: dict[str, torch.Tensor], verb: torch.Tensor, element: torch.Tensor,
+              cell: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+        """Every head's logits given the verb and the element (teacher-forced in training, chosen at inference)."""
+        d = self.config.d_model
+        cls = enc["cls"]
+        q = cls + self.verb_emb(verb)
+        els = enc["elements"]
+        out: dict[str, torch.Tensor] = {"element": self.pointer(enc, verb)}
+        grid = enc["grid"]
+        out["cell"] = torch.einsum("bd,bnd->bn", self.cell_q(q), self.cell_k(grid)) / math.sqrt(d)
+        cell = out["cell"].argmax(-1) if cell is None else cell.clamp(min=0)
+        chosen_cell = grid[torch.arange(grid.shape[0]), cell]
+        out["cell_offset"] = torch.sigmoid(self.cell_offset(torch.cat([q, chosen_cell], -1)))
+        n = els.shape[1]
+        idx = element.clamp(min=0, max=max(n - 1, 0))
+        if n:
+            chosen = els[torch.arange(els.shape[0]), idx]
+        else:
+            chosen = torch.zeros_like(q)
+        qe = torch.cat([q, chosen], -1)
+        out["xbin"] = self.xbin(qe)
+        out["flags"] = self.flags(qe)
+        out["source"] = self.source(q)
+        out["transform"] = self.transform(q)
+        out["count"] = self.count(q)
+        qs, qe_ = self.span_q(q).chunk(2, -1)
+        ks, ke = self.span_k(enc["goal"]).chunk(2, -1)
+        gm = enc["goal_mask"]
+        out["span_start"] = torch.einsum("bd,btd->bt", qs, ks).masked_fill(~gm, -1e4) / math.sqrt(d)
+        out["span_end"] = torch.einsum("bd,btd->bt", qe_, ke).masked_fill(~gm, -1e4) / math.sqrt(d)
+        if n:
+            rows = torch.arange(els.shape[0])
+            seg_ids = enc["el_seg"][rows, idx]
+            # only the chosen element is spelled out token by token (for copying a span of its text)
+            toks = self.tok_emb(enc["el_tok"][rows, idx]) + self.seg_emb(seg_ids) + chosen[:, None]
+            seg = seg_ids > 0
+        else:
+            toks = torch.zeros(q.shape[0], ELEMENT_TOKENS, d, device=q.device)
+            seg = torch.zeros(q.shape[0], ELEMENT_TOKENS, dtype=torch.bool, device=q.device)
+        es, ee = self.el_span_q(qe).chunk(2, -1)
+        ks2, ke2 = self.el_span_k(toks).chunk(2, -1)
+        out["el_span_start"] = (torch.einsum("bd,bld->bl", es, ks2) / math.sqrt(d)).masked_fill(~seg, -1e4)
+        out["el_span_end"] = (torch.einsum("bd,bld->bl", ee, ke2) / math.sqrt(d)).masked_fill(~seg, -1e4)
+        out["direction"] = self.direction(q)
+        out["amount"] = self.amount(q)
+        out["key"] = self.key(q)
+        out["app"] = self.app(q)
+        return out
+
+    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
+        enc = self.encode(batch)
+        verb_logits = self.verb_head(enc["cls"])
+        if labels is None:
+            verb = verb_logits.argmax(-1)
+            element = self.pointer(enc, verb).argmax(-1) if enc["elements"].shape[1] else torch.zeros_like(verb)
+            out = self.heads(enc, verb, element)
+            out["verb"] = verb_logits
+            return out
+        out = self.heads(enc, labels["verb"], labels["element"], labels["cell"])
+        out["verb"] = verb_logits
+        out["loss"], out["losses"] = self.loss(out, labels)
+        return out
+
+    @staticmethod
+    def loss(out: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]):
+        def ce(logits, target):
+            if (target != IGNORE).any():
+                return F.cross_entropy(logits, target, ignore_index=IGNORE)
+            return logits.sum() * 0.0
+
+        losses = {"verb": ce(out["verb"], labels["verb"]), "element": ce(out["element"], labels["element"]),
+                  "cell": ce(out["cell"], labels["cell"]), "xbin": ce(out["xbin"], labels["xbin"]),
+                  "source": ce(out["source"], labels["source"]), "transform": ce(out["transform"], labels["transform"]),
+                  "count": ce(out["count"], labels["count"]), "direction": ce(out["direction"], labels["direction"]),
+                  "amount": ce(out["amount"], labels["amount"]), "key": ce(out["key"], labels["key"]),
+                  "app": ce(out["app"], labels["app"])}
+        goal_src = labels["source"] == 0
+        el_src = labels["source"] == 1
+        start, end = labels["span_start"], labels["span_end"]
+        losses["span"] = (ce(out["span_start"], torch.where(goal_src, start, IGNORE))
+                          + ce(out["span_end"], torch.where(goal_src, end, IGNORE)))
+        losses["el_span"] = (ce(out["el_span_start"], torch.where(el_src, start, IGNORE))
+                             + ce(out["el_span_end"], torch.where(el_src, end, IGNORE)))
+        flags = torch.stack([labels["clear"], labels["submit"], labels["secret"]], -1)
+        fmask = flags != IGNORE
+        if fmask.any():
+            losses["flags"] = F.binary_cross_entropy_with_logits(out["flags"][fmask], flags[fmask].float())
+        cmask = labels["cell"] != IGNORE
+        if cmask.any():
+            want = torch.stack([labels["cell_dx"], labels["cell_dy"]], -1)
+            losses["cell_offset"] = F.mse_loss(out["cell_offset"][cmask], want[cmask].float()) * 4
+        total = sum(losses.values())
+        return total, {k: float(v.detach()) for k, v in losses.items()}
+
+
+AutoConfig.register("handa", HandaConfig)
+AutoModel.register(HandaConfig, HandaModel)

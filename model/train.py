@@ -1,0 +1,302 @@
+"""Train the in-house model from the sim's experts, DAgger-style.
+
+Demonstrations are generated on the fly: a seen template, a fresh seed, a
+random phone or desktop look. Early on the expert drives (behaviour cloning,
+with a few random perturbations so recovery states are seen); then the model
+itself drives more and more of each episode while the expert labels every
+state it reaches (DAgger), so the states the model's own mistakes lead to are
+in the data. Experts read the sim-only keys; the model's features never do.
+
+Runs as one process, or unchanged under ``torchrun --nproc_per_node N``
+(DDP over gloo): each rank generates its own episodes, gradients are averaged.
+A run is deterministic for a seed and a number of ranks as long as it completes
+its step schedule (``--minutes`` is a wall-clock cap that stops early).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from controllers.actions import Click, Direction, ElementTarget, Scroll, System, SystemButton
+from controllers.policy import HistoryEntry
+from model.codec import IGNORE, CodecError, Target, encode, verb_of
+from model.features import Featurizer, Memory, collate
+from model.splits import seen_templates
+
+SCALES = (0.75, 1.0, 1.0, 1.0, 1.25, 1.5, 2.0)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2800
+    batch_size: int = 64           # global: split across ranks under torchrun
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: int = 200
+    seed: int = 0
+    minutes: Optional[float] = None
+    bc_fraction: float = 0.2       # the first part of the schedule: the expert drives every roll-in
+    learner_final: float = 0.8     # chance the model drives a step at the end of the schedule
+    perturb: float = 0.04          # random actions during roll-ins, to visit recovery states
+    image_rate: float = 0.3        # samples that carry a screenshot
+    screenshot_only_rate: float = 0.06  # episodes with the tree removed (point targets on a grid)
+    buffer: int = 150_000
+    samples_per_step: int = 8      # fresh samples generated per update (per rank)
+    d_model: int = 128
+    n_layer: int = 3
+    n_head: int = 4
+    d_ff: int = 256
+    save_every: int = 500          # also save along the way (rank 0), so a stopped run leaves a checkpoint
+    threads: int = 0               # 0: torch's default (one per core, split between ranks)
+
+
+def _ddp() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+class Collector:
+    """Plays episodes on the sim and returns labelled samples."""
+
+    def __init__(self, featurizer: Featurizer, apps: list[str], cfg: TrainConfig, rng: random.Random,
+                 templates: list[str]):
+        from tasks import load_all
+
+        self.registry = load_all()
+        self.featurizer = featurizer
+        self.apps = apps
+        self.cfg = cfg
+        self.rng = rng
+        self.templates = templates
+        self.misses = 0
+        self.expert_errors = 0
+        self.samples = 0
+        self.episodes = 0
+
+    def _perturbation(self, obs: Any) -> Any:
+        rng = self.rng
+        clickable = [e for e in obs.elements if e.states.clickable and e.states.enabled]
+        r = rng.random()
+        if clickable and r < 0.6:
+            return Click(target=ElementTarget(id=rng.choice(clickable).id))
+        if r < 0.8:
+            bodies = [e for e in obs.elements if e.states.scrollable]
+            return Scroll(direction=Direction(rng.choice(["up", "down"])), amount=0.6,
+                          target=ElementTarget(id=rng.choice(bodies).id) if bodies else None)
+        return System(button=SystemButton.back)
+
+    def episode(self, runner: Optional[Any], learner_rate: float) -> list[tuple[dict, dict]]:
+        from controllers.sim.controller import SimController
+        from tasks.base import make_instance
+        from tasks.expert import ExpertPolicy
+
+        rng, cfg = self.rng, self.cfg
+        template_id = rng.choice(self.templates)
+        template = self.registry[template_id]
+        inst = make_instance(template_id, seed=rng.randrange(1 << 30), form=rng.choice(template.forms),
+                             split="train", scale=rng.choice(SCALES))
+        controller = SimController(inst.device)  # keys exposed: the expert reads them, the features do not
+        expert = ExpertPolicy(inst)
+        expert.reset(inst.goal)
+        memory = Memory()
+        history: list[HistoryEntry] = []
+        screenshot_only = rng.random() < cfg.screenshot_only_rate
+        out = []
+        limit = template.steps_hint * 3 + 6
+        last_fp = None
+        for step in range(limit):
+            obs = controller.observe()
+            try:
+                label = expert.decide(inst.goal, obs, history).action
+            except Exception:  # an expert bug in a state only a learner reaches: keep what came before
+                self.expert_errors += 1
+                break
+            seen = obs.model_copy(update={"elements": []}) if screenshot_only else obs
+            with_image = screenshot_only or rng.random() < cfg.image_rate
+            feats = self.featurizer(inst.goal, seen, memory, with_image=with_image)
+            try:
+                target = encode(label, obs, feats, screenshot_only=screenshot_only, apps=self.apps)
+                out.append((feats.arrays, target.as_dict()))
+            except CodecError:
+                self.misses += 1
+            r = rng.random()
+            if r < cfg.perturb and obs.elements:
+                action = self._perturbation(obs)
+            elif runner is not None and r < cfg.perturb + learner_rate:
+                try:
+                    action = runner.act(inst.goal, seen, memory, with_image=with_image)[0]
+                except (CodecError, ValueError, IndexError):
+                    action = label
+            else:
+                action = label
+            if action.type in ("done", "answer"):
+                break
+            result = controller.execute(action)
+            history.append(HistoryEntry(step=step, action=action, ok=result.ok, error=result.error))
+            target_ids, typed = self.featurizer.memory_entry(verb_of(action), action, obs)
+            fp = obs.fingerprint()
+            memory.push(verb_of(action), target_ids, typed, result.ok, changed=fp != last_fp)
+            last_fp = fp
+        self.samples += len(out)
+        self.episodes += 1
+        return out
+
+
+def _labels(targets: list[dict]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key in Target.__dataclass_fields__:
+        values = [t[key] for t in targets]
+        dtype = torch.float32 if key in ("cell_dx", "cell_dy") else torch.int64
+        out[key] = torch.tensor(values, dtype=dtype)
+    return out
+
+
+def build_tokenizer(out: Path, seed: int) -> Any:
+    from model.tokenizer import build, load
+
+    if (out / "tokenizer.json").is_file():
+        return load(out)
+    return build(out, seed=seed)
+
+
+def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[dict], None]] = None) -> dict:
+    """Train and save a checkpoint (model, tokenizer, training.json) into ``out_dir``; returns the summary."""
+    from model.modeling_handa import HandaConfig, HandaModel
+    from model.policy import Runner
+    from tasks.expert import PACKAGES
+
+    rank, world = _ddp()
+    if cfg.threads or world > 1:
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 2) // world))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        tokenizer = build_tokenizer(out, cfg.seed)
+    if world > 1:
+        torch.distributed.barrier()
+    tokenizer = build_tokenizer(out, cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    apps = sorted(PACKAGES.values())
+    mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
+                       d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id)
+    model = HandaModel(mcfg)
+    model.train()
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(p, 1.0))))
+
+    rng = random.Random(cfg.seed * 7919 + rank)
+    featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens)
+    collector = Collector(featurizer, apps, cfg, rng, seen_templates())
+    runner = Runner(model, tokenizer)
+    buffer: list[tuple[dict, dict]] = []
+    cursor = 0
+
+    def add(samples):
+        nonlocal cursor
+        for s in samples:
+            if len(buffer) < cfg.buffer:
+                buffer.append(s)
+            else:
+                buffer[cursor] = s
+                cursor = (cursor + 1) % cfg.buffer
+
+    per_rank = max(1, cfg.batch_size // world)  # the batch is global: ranks split it
+    start = time.monotonic()
+    while len(buffer) < per_rank * 8:
+        add(collector.episode(None, 0.0))
+    truncated = False
+    step = 0
+    losses: dict[str, float] = {}
+    for step in range(cfg.steps):
+        if cfg.minutes is not None and time.monotonic() - start > cfg.minutes * 60:
+            truncated = True
+            break
+        frac = step / cfg.steps
+        learner_rate = 0.0 if frac < cfg.bc_fraction else cfg.learner_final * min(
+            1.0, (frac - cfg.bc_fraction) / max(1e-6, 0.5 - cfg.bc_fraction))
+        fresh = 0
+        while fresh < cfg.samples_per_step:
+            samples = collector.episode(runner if learner_rate > 0 else None, learner_rate)
+            add(samples)
+            fresh += max(1, len(samples))
+        batch_items = [buffer[rng.randrange(len(buffer))] for _ in range(per_rank)]
+        batch = collate([a for a, _ in batch_items], tokenizer.pad_token_id)
+        labels = _labels([t for _, t in batch_items])
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        result = net(labels=labels, **batch)
+        opt.zero_grad(set_to_none=True)
+        result["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        for k, v in result["losses"].items():
+            losses[k] = 0.98 * losses.get(k, v) + 0.02 * v
+        if rank == 0 and cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            model.save_pretrained(str(out))  # a usable checkpoint along the way
+        if progress is not None and rank == 0 and (step % 50 == 0 or step == cfg.steps - 1):
+            progress({"step": step + 1, "steps": cfg.steps, "loss": float(result["loss"]),
+                      "elapsed": time.monotonic() - start, "episodes": collector.episodes,
+                      "samples": collector.samples, "learner_rate": learner_rate})
+    done_steps = step + (0 if truncated else 1)
+    summary = {
+        "steps": done_steps, "planned_steps": cfg.steps, "truncated_by_time": truncated, "world_size": world,
+        "seconds": round(time.monotonic() - start, 1), "episodes_per_rank": collector.episodes,
+        "samples_per_rank": collector.samples, "codec_misses_per_rank": collector.misses,
+        "expert_errors_per_rank": collector.expert_errors,
+        "final_losses": {k: round(v, 4) for k, v in losses.items()},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "config": asdict(cfg), "templates": seen_templates(),
+    }
+    if rank == 0:
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
+        (out / "training.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return summary
+
+
+def main() -> None:
+    """Entry point for ``torchrun -m model.train`` (same options as ``handa model train``)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Train Handa's in-house model (see `handa model train --help`).")
+    p.add_argument("--out", default="model/checkpoint")
+    p.add_argument("--steps", type=int, default=TrainConfig.steps)
+    p.add_argument("--minutes", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--tiny", action="store_true", help="a very small network (for tests of the machinery)")
+    args = p.parse_args()
+    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size)
+    if args.tiny:
+        cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff, cfg.samples_per_step, cfg.warmup = 32, 1, 2, 64, 4, 2
+    summary = train(args.out, cfg, progress=lambda s: print(json.dumps(s), flush=True))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("config", "templates")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Shared fixtures: the shipped checkpoint, loaded once per test session."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def policy():
+    from model.policy import InHousePolicy
+
+    return InHousePolicy(threads=2)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(policy):
+    return policy.tokenizer
