@@ -97,7 +97,7 @@ def evaluate(
                                                         "episodes, templates)."),
 ) -> None:
     """Run full episodes through the agent loop on the sim and report success and step accuracy."""
-    from model.evaluate import evaluate as run_eval
+    from agent.evaluate import evaluate as run_eval
     from model.policy import InHousePolicy
 
     console = Console(stderr=True)

@@ -25,7 +25,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
-from model.codec import AMOUNTS, DIRECTIONS, GRID, IGNORE, KEYS, MAX_COUNT, TEXT_SOURCES, TRANSFORMS, VERBS, X_BINS
+from model.codec import (AMOUNTS, DIRECTIONS, ELEMENT_VERBS, GRID, IGNORE, KEYS, MAX_COUNT, TEXT_SOURCES, TRANSFORMS,
+                         VERBS, X_BINS)
+
+# the action table: every element x each element verb, plus the verbs that need no element
+EL_VERBS = sorted(ELEMENT_VERBS)
+GLOBAL_VERBS = [v for v in range(len(VERBS)) if v not in ELEMENT_VERBS]
 from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
                             SEGMENTS)
 
@@ -203,6 +208,9 @@ class HandaModel(HandaPreTrainedModel):
         self.ln_f = nn.LayerNorm(d)
         # heads
         self.verb_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, len(VERBS)))
+        self.act_cls = nn.Linear(d, d)
+        self.act_el = nn.Sequential(nn.GELU(), nn.Linear(d, len(EL_VERBS)))
+        self.act_global = nn.Linear(d, len(GLOBAL_VERBS))
         self.verb_emb = nn.Embedding(len(VERBS), d)
         self.ptr_q, self.ptr_k, self.ptr_bias = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, 1)
         self.cell_q, self.cell_k = nn.Linear(d, d), nn.Linear(d, d)
@@ -212,7 +220,7 @@ class HandaModel(HandaPreTrainedModel):
         self.source = nn.Linear(d, len(TEXT_SOURCES))
         self.transform = nn.Linear(d, len(TRANSFORMS))
         self.count = nn.Linear(d, MAX_COUNT)
-        self.span_q = nn.Linear(d, 2 * d)
+        self.span_q = nn.Linear(2 * d, 2 * d)
         self.span_k = nn.Linear(d, 2 * d)
         self.seg_emb = nn.Embedding(len(SEGMENTS) + 1, d)
         self.el_span_q = nn.Linear(2 * d, 2 * d)
@@ -295,7 +303,8 @@ class HandaModel(HandaPreTrainedModel):
         out["source"] = self.source(q)
         out["transform"] = self.transform(q)
         out["count"] = self.count(q)
-        qs, qe_ = self.span_q(q).chunk(2, -1)
+        # which words to copy depends on the field being typed into: the span query sees the chosen element
+        qs, qe_ = self.span_q(qe).chunk(2, -1)
         ks, ke = self.span_k(enc["goal"]).chunk(2, -1)
         gm = enc["goal_mask"]
         out["span_start"] = torch.einsum("bd,btd->bt", qs, ks).masked_fill(~gm, -1e4) / math.sqrt(d)
@@ -319,17 +328,62 @@ class HandaModel(HandaPreTrainedModel):
         out["app"] = self.app(q)
         return out
 
+    def action_table(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Joint scores of (element, element verb) pairs and of element-free verbs: (B, N*len(EL_VERBS) + G).
+
+        Whether to click, type into or long-press an element is decided *at* the element, from what it is
+        and how it relates to the goal, rather than by one global verb classifier.
+        """
+        els = enc["elements"]
+        b, n, _ = els.shape
+        per_el = self.act_el(els + self.act_cls(enc["cls"])[:, None])  # (B, N, E)
+        per_el = per_el.masked_fill(~enc["el_mask"][..., None], -1e4).reshape(b, n * len(EL_VERBS))
+        return torch.cat([per_el, self.act_global(enc["cls"])], -1)
+
+    @staticmethod
+    def table_target(verb: torch.Tensor, element: torch.Tensor, n: int) -> torch.Tensor:
+        """Index of (verb, element) in ``action_table``; IGNORE when the pair has no cell there."""
+        e = len(EL_VERBS)
+        el_pos = torch.full((len(VERBS),), -1, dtype=torch.long)
+        el_pos[EL_VERBS] = torch.arange(e)
+        gl_pos = torch.full((len(VERBS),), -1, dtype=torch.long)
+        gl_pos[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
+        v = verb.clamp(min=0)
+        is_el = (el_pos[v] >= 0) & (element >= 0)
+        out = torch.where(is_el, element.clamp(min=0) * e + el_pos[v], n * e + gl_pos[v])
+        out = torch.where((el_pos[v] >= 0) & (element < 0), torch.full_like(out, IGNORE), out)
+        return torch.where(verb < 0, torch.full_like(out, IGNORE), out)
+
     def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
         enc = self.encode(batch)
         verb_logits = self.verb_head(enc["cls"])
+        n = enc["elements"].shape[1]
         if labels is None:
             verb = verb_logits.argmax(-1)
-            element = self.pointer(enc, verb).argmax(-1) if enc["elements"].shape[1] else torch.zeros_like(verb)
+            element = torch.zeros_like(verb)
+            confidence = verb_logits.softmax(-1).amax(-1)
+            if n:
+                table = self.action_table(enc)
+                probs = table.softmax(-1)
+                best = probs.argmax(-1)
+                e = len(EL_VERBS)
+                on_el = best < n * e
+                table_verb = torch.where(on_el, torch.tensor(EL_VERBS)[(best % e).clamp(max=e - 1)],
+                                         torch.tensor(GLOBAL_VERBS)[(best - n * e).clamp(min=0)])
+                has = enc["el_mask"].any(-1)  # rows without elements keep the screen-only verb head
+                verb = torch.where(has, table_verb, verb)
+                confidence = torch.where(has, probs.amax(-1), confidence)
+                pointed = self.pointer(enc, verb).argmax(-1)
+                element = torch.where(has & on_el, best // e, pointed)
             out = self.heads(enc, verb, element)
             out["verb"] = verb_logits
+            out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
             return out
         out = self.heads(enc, labels["verb"], labels["element"], labels["cell"])
         out["verb"] = verb_logits
+        if n:
+            out["table"] = self.action_table(enc)
+            out["table_target"] = self.table_target(labels["verb"], labels["element"], n)
         out["loss"], out["losses"] = self.loss(out, labels)
         return out
 
@@ -341,6 +395,7 @@ class HandaModel(HandaPreTrainedModel):
             return logits.sum() * 0.0
 
         losses = {"verb": ce(out["verb"], labels["verb"]), "element": ce(out["element"], labels["element"]),
+                  "table": ce(out["table"], out["table_target"]) if "table" in out else out["verb"].sum() * 0.0,
                   "cell": ce(out["cell"], labels["cell"]), "xbin": ce(out["xbin"], labels["xbin"]),
                   "source": ce(out["source"], labels["source"]), "transform": ce(out["transform"], labels["transform"]),
                   "count": ce(out["count"], labels["count"]), "direction": ce(out["direction"], labels["direction"]),

@@ -29,10 +29,10 @@ def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int = MAX_SPAN) -
 
 def choose(out: dict[str, torch.Tensor], row: int = 0) -> dict[str, Any]:
     """Plain values from one row of the model's outputs (argmax of each head)."""
-    verb = int(out["verb"][row].argmax())
+    verb = int(out["verb_choice"][row])
     source = int(out["source"][row].argmax())
     picked = {
-        "verb": verb, "element": int(out["element"][row].argmax()) if out["element"].shape[1] else 0,
+        "verb": verb, "element": int(out["element_choice"][row]) if out["element"].shape[1] else 0,
         "cell": int(out["cell"][row].argmax()), "cell_dx": float(out["cell_offset"][row, 0]),
         "cell_dy": float(out["cell_offset"][row, 1]), "xbin": int(out["xbin"][row].argmax()),
         "source": source, "transform": int(out["transform"][row].argmax()), "count": int(out["count"][row].argmax()),
@@ -45,7 +45,7 @@ def choose(out: dict[str, torch.Tensor], row: int = 0) -> dict[str, Any]:
         picked["span_start"], picked["span_end"] = best_span(out["el_span_start"][row], out["el_span_end"][row])
     else:
         picked["span_start"], picked["span_end"] = best_span(out["span_start"][row], out["span_end"][row])
-    picked["confidence"] = float(torch.softmax(out["verb"][row], -1)[verb])
+    picked["confidence"] = float(out["confidence"][row])
     return picked
 
 
@@ -87,8 +87,12 @@ class InHousePolicy:
                                     "train one with `handa model train --out DIR`")
         if threads:
             torch.set_num_threads(threads)
-        self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
-        model = HandaModel.from_pretrained(str(path))
+        try:
+            self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
+            model = HandaModel.from_pretrained(str(path))
+        except (OSError, RuntimeError, ValueError) as exc:  # corrupt, truncated or from another architecture
+            raise FileNotFoundError(f"the checkpoint in {path} cannot be loaded: "
+                                    f"{str(exc).strip().splitlines()[0][:300]}") from exc
         model.eval()
         self.runner = Runner(model, self.tokenizer)
         import hashlib

@@ -5,7 +5,7 @@ import pytest
 
 from controllers.sim.controller import SimController
 from model.codec import CodecError, Target, decode, encode
-from model.evaluate import same_action
+from agent.evaluate import same_action
 from model.features import Featurizer, Memory
 from tasks import load_all
 from tasks.base import make_instance

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from controllers.actions import Click, ElementTarget, PointTarget, Scroll, TypeText
 from controllers.sim.controller import SimController
-from model.evaluate import same_action
+from agent.evaluate import same_action
 from model.policy import CHECKPOINT
 from model.splits import HELDOUT_TEMPLATES, heldout_templates, seen_templates
 from tasks import load_all
