@@ -152,7 +152,7 @@ def run(threads: int = 2, repeats: int = 60, baseline_repeats: int = 7, model_pa
             '{"type": "click", "target": {"kind": "element", "id": 12}}'
         prompt = serialize(goal, obs)
         if baseline is None:
-            baseline = llama_baseline(policy.tokenizer, params, max_positions=16384)
+            baseline = llama_baseline(policy.tokenizer, params, max_positions=32768)
         time_baseline(baseline, policy.tokenizer, prompt, answer, 1)  # warm up
         base, n_in, n_out = time_baseline(baseline, policy.tokenizer, prompt, answer, baseline_repeats)
         b50, b95 = _percentiles(base)
