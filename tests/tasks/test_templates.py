@@ -63,7 +63,8 @@ def test_expert_solves_twenty_seeds_through_the_loop_with_recording(tid, tmp_pat
     typical = statistics.median(actions)
     assert abs(typical - template.steps_hint) <= 2, f"{tid}: steps_hint {template.steps_hint}, median {typical}"
     if template.multi_step:
-        assert typical >= 3 and max(actions) <= 15, f"{tid}: multi-step means 3-15 actions, took {actions}"
+        # typically 3-15; a goal in another language scrolls a long list instead of typing a filter
+        assert 3 <= typical <= 15 and max(actions) <= 20, f"{tid}: multi-step means 3-15 actions, took {actions}"
 
 
 @pytest.mark.parametrize("split, scale", [("heldout", 1.5), ("train", 0.75), ("heldout", 2.0)])
