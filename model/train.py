@@ -295,9 +295,18 @@ def main() -> None:
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size)
     if args.tiny:
         cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff, cfg.samples_per_step, cfg.warmup = 32, 1, 2, 64, 4, 2
-    summary = train(args.out, cfg, progress=lambda s: print(json.dumps(s), flush=True))
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({k: v for k, v in summary.items() if k not in ("config", "templates")}))
+    if int(os.environ.get("RANK", "0")) != 0:
+        train(args.out, cfg)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task("training", total=cfg.steps, info="")
+        summary = train(args.out, cfg, progress=lambda s: bar.update(
+            task, completed=s["step"], info=f"loss {s['loss']:.3f} · {s['episodes']} episodes"))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("config", "templates")}), flush=True)
 
 
 if __name__ == "__main__":
