@@ -77,3 +77,17 @@ def test_missing_checkpoint_is_a_usage_error(tmp_path):
     assert r.exit_code == 2 and "no model checkpoint" in r.output
     r = runner.invoke(app, ["model", "eval", "--model", str(tmp_path), "--episodes", "1"])
     assert r.exit_code == 2
+
+
+def test_train_command_single_process(tmp_path):
+    import shutil
+
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(Path(CHECKPOINT) / name, out / name)
+    r = runner.invoke(app, ["model", "train", "--out", str(out), "--steps", "2", "--batch-size", "8", "--procs", "1"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and summary["world_size"] == 1
+    assert (out / "model.safetensors").is_file() and (out / "training.json").is_file()
