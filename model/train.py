@@ -36,8 +36,8 @@ SCALES = (0.75, 1.0, 1.0, 1.0, 1.25, 1.5, 2.0)
 
 @dataclass
 class TrainConfig:
-    steps: int = 2500
-    batch_size: int = 64           # global: split across ranks under torchrun
+    steps: int = 3300
+    batch_size: int = 48           # global: split across ranks under torchrun
     lr: float = 2e-3
     weight_decay: float = 0.01
     warmup: int = 200
@@ -257,7 +257,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         if rank == 0 and cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             model.save_pretrained(str(out))  # a usable checkpoint along the way
         if progress is not None and rank == 0 and (step % 50 == 0 or step == cfg.steps - 1):
-            progress({"step": step + 1, "steps": cfg.steps, "loss": float(result["loss"]),
+            progress({"step": step + 1, "steps": cfg.steps, "loss": float(result["loss"].detach()),
                       "elapsed": time.monotonic() - start, "episodes": collector.episodes,
                       "samples": collector.samples, "learner_rate": learner_rate})
     done_steps = step + (0 if truncated else 1)

