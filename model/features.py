@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from controllers.actions import Click, LongPress, Scroll, TypeText
+from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
 
 ROLES = [r.value for r in Role]
@@ -271,10 +271,6 @@ def image_array(image: Any) -> np.ndarray:
 
     small = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR, reducing_gap=2.0)
     return np.asarray(small, dtype=np.uint8).transpose(2, 0, 1).copy()
-
-
-__all__ = ["Featurizer", "Features", "Memory", "prune", "image_array", "target_element", "Click", "LongPress",
-           "Scroll", "TypeText"]
 
 
 def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:

@@ -27,7 +27,7 @@ import torch
 
 from controllers.actions import Click, Direction, ElementTarget, Scroll, System, SystemButton
 from controllers.policy import HistoryEntry
-from model.codec import IGNORE, CodecError, Target, encode, verb_of
+from model.codec import CodecError, Target, encode, verb_of
 from model.features import Featurizer, Memory, collate
 from model.splits import seen_templates
 

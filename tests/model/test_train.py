@@ -28,8 +28,8 @@ def test_short_run_is_deterministic_and_loadable(tmp_path):
     from model.policy import InHousePolicy
 
     a = train(_with_tokenizer(tmp_path / "a"), TrainConfig(seed=3, **TINY))
-    b = train(_with_tokenizer(tmp_path / "b"), TrainConfig(seed=3, **TINY))
-    c = train(_with_tokenizer(tmp_path / "c"), TrainConfig(seed=4, **TINY))
+    train(_with_tokenizer(tmp_path / "b"), TrainConfig(seed=3, **TINY))
+    train(_with_tokenizer(tmp_path / "c"), TrainConfig(seed=4, **TINY))
     assert a["steps"] == 3 and not a["truncated_by_time"]
     wa, wb, wc = (load_file(str(tmp_path / x / "model.safetensors")) for x in "abc")
     assert all((wa[k] == wb[k]).all() for k in wa)
