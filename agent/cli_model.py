@@ -103,7 +103,7 @@ def evaluate(
 
     console = Console(stderr=True)
     try:
-        InHousePolicy(model)
+        policy = InHousePolicy(model, threads=threads, use_screenshot=True)
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
@@ -115,7 +115,7 @@ def evaluate(
             wins[0] += int(ep["success"])
             progress.update(task, advance=1, info=f"{wins[0]}/{ep['index'] + 1} succeeded")
 
-        summary = run_eval(lambda: InHousePolicy(model, threads=threads, use_screenshot=True), split=split.value,
+        summary = run_eval(lambda: policy, split=split.value,
                            episodes=episodes, screenshot_only=screenshot_only, seed=seed, on_episode=tick)
     table = Table(title=f"{split.value}{' (screenshot only)' if screenshot_only else ''}: "
                         f"success {summary['success_rate']:.1%}, step accuracy {summary['step_accuracy']:.1%}")

@@ -31,6 +31,11 @@ from model.codec import (AMOUNTS, DIRECTIONS, ELEMENT_VERBS, GRID, IGNORE, KEYS,
 # the action table: every element x each element verb, plus the verbs that need no element
 EL_VERBS = sorted(ELEMENT_VERBS)
 GLOBAL_VERBS = [v for v in range(len(VERBS)) if v not in ELEMENT_VERBS]
+# a verb's column in its part of the table (-1: not in that part)
+_EL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
+_EL_POS[EL_VERBS] = torch.arange(len(EL_VERBS))
+_GL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
+_GL_POS[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
 from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
                             SEGMENTS)
 
@@ -344,10 +349,7 @@ class HandaModel(HandaPreTrainedModel):
     def table_target(verb: torch.Tensor, element: torch.Tensor, n: int) -> torch.Tensor:
         """Index of (verb, element) in ``action_table``; IGNORE when the pair has no cell there."""
         e = len(EL_VERBS)
-        el_pos = torch.full((len(VERBS),), -1, dtype=torch.long)
-        el_pos[EL_VERBS] = torch.arange(e)
-        gl_pos = torch.full((len(VERBS),), -1, dtype=torch.long)
-        gl_pos[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
+        el_pos, gl_pos = _EL_POS, _GL_POS
         v = verb.clamp(min=0)
         is_el = (el_pos[v] >= 0) & (element >= 0)
         out = torch.where(is_el, element.clamp(min=0) * e + el_pos[v], n * e + gl_pos[v])

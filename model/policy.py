@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from controllers.elements import Observation
 from controllers.policy import Decision, HistoryEntry
-from model.codec import VERBS, CodecError, decode, verb_of
+from model.codec import CodecError, decode, verb_of
 from model.features import Featurizer, Features, Memory, collate
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
@@ -125,8 +125,7 @@ class InHousePolicy:
         try:
             action, picked, _ = self.runner.act(goal, observation, self.memory, with_image=self.use_screenshot)
         except (CodecError, ValidationError, IndexError, ValueError) as exc:
-            return Decision(action=None, error=f"model output could not be decoded: {exc}",
-                            raw={"verb": VERBS[picked["verb"]]} if "picked" in locals() else None)
+            return Decision(action=None, error=f"model output could not be decoded: {exc}")
         self._last = (action, observation)
         self._last_fp = observation.fingerprint()
         return Decision(action=action, confidence=picked["confidence"],
