@@ -68,9 +68,11 @@ def time_policy(policy: Any, goal: str, obs: Observation, repeats: int, step: in
         decision = policy.decide(goal, obs, history)
         history.append(HistoryEntry(step=i, action=decision.action, ok=True))
     memory, last, last_fp = policy.memory.copy(), policy._last, policy._last_fp
+    tried = {fp: list(actions) for fp, actions in policy.tried.by_screen.items()}
     times = []
     for _ in range(repeats):
         policy.memory, policy._last, policy._last_fp = memory.copy(), last, last_fp
+        policy.tried.by_screen = {fp: list(actions) for fp, actions in tried.items()}
         t0 = time.perf_counter()
         policy.decide(goal, obs, history)
         times.append((time.perf_counter() - t0) * 1000)

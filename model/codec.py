@@ -12,7 +12,9 @@ from typing import Any, Optional
 
 from controllers.actions import (Answer, Click, Direction, Done, DoneStatus, ElementTarget, Key, LongPress, OpenApp,
                                  PointTarget, Scroll, System, SystemButton, TypeText)
-from model.features import SEG_OFFSETS, SEGMENTS, Features
+from model.features import SEG_OFFSETS, SEGMENTS, Features, element_fields
+
+SHOWN_SEGMENTS = 4  # answers are copied from text the screen shows: name, hint, description, value (not the id)
 
 VERBS = ["click", "double_click", "long_press", "click_point", "type", "scroll", "key", "back", "home", "recents",
          "open_app", "answer", "done", "fail"]
@@ -102,8 +104,8 @@ def _element_span(text: str, feats: Features) -> Optional[tuple[int, int, int]]:
         return None
     for i, e in enumerate(feats.elements):
         offs = feats.element_offsets[i]
-        for s, (name, _) in enumerate(SEGMENTS):
-            field = _norm(getattr(e, name))
+        for s, text in enumerate(element_fields(e)[:SHOWN_SEGMENTS]):
+            field = _norm(text)
             at = field.find(wanted)
             if at < 0:
                 continue
@@ -202,6 +204,28 @@ def encode(action: Any, obs: Any, feats: Features, screenshot_only: bool = False
 
 
 # ---------------------------------------------------------------------- decoding
+def _joined(x: str, y: str) -> bool:
+    """Whether two neighbouring characters belong to one word (Hangul particles attach: never a word split)."""
+    return x.isalnum() and y.isalnum() and not _is_cjk(x) and not _is_cjk(y)
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u1100" <= ch <= "\u11ff" or "\u3040" <= ch <= "\u30ff" or "\u3130" <= ch <= "\u318f" \
+        or "\u4e00" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7a3"
+
+
+def word_bounds(text: str, offsets: list[tuple[int, int]]) -> tuple[list[bool], list[bool]]:
+    """Per token: whether a copied span may start / end there without cutting a word in two.
+
+    A typed name or number is copied whole: "Seoul#cloud324", never "Seoul#cloud3".
+    """
+    n = len(text)
+    starts = [a == 0 or a >= n or not _joined(text[a - 1], text[a]) for a, _ in offsets]
+    ends = [b == 0 or b >= n or not _joined(text[b - 1], text[b]) for _, b in offsets]
+    return starts, ends
+
+
+
 def _span_text(feats: Features, start: int, end: int) -> str:
     a, b = feats.goal_offsets[start][0], feats.goal_offsets[end][1]
     return feats.goal[a:b]
@@ -220,7 +244,9 @@ def _element_span_text(feats: Features, element: int, start: int, end: int) -> s
     if start not in pos or end not in pos or pos[start][0] != pos[end][0]:
         raise CodecError("element span crosses fields")
     seg = pos[start][0]
-    text = getattr(e, SEGMENTS[seg][0])
+    if seg >= SHOWN_SEGMENTS:
+        raise CodecError("answers are copied from shown text, not from ids")
+    text = element_fields(e)[seg]
     return _norm(text[pos[start][1]:pos[end][2]]).strip()
 
 

@@ -4,12 +4,12 @@ Everything the network sees is built here, so training and inference read the
 same thing. The sim-only ``sim-key`` attribute is never read (``attrs`` are
 ignored entirely), so a policy trained here sees what a real device gives.
 
-Pruning policy (documented contract, see ``prune``): at most
-``max_elements`` elements are kept. Elements that are invisible, have no area
-or lie entirely off screen are dropped first; of the rest, interactive
-elements (clickable, editable, scrollable, checkable, focused) come before
-elements that carry text, which come before the others; ties keep tree
-order, and the kept elements are presented in tree order.
+Pruning policy (documented contract, see ``prune``): elements that are
+invisible, have no area, lie entirely off screen, or are bare layout (neither
+interactive nor carrying any text) are dropped. Of the rest at most
+``max_elements`` are kept: interactive elements (clickable, editable,
+scrollable, checkable, focused) before elements that carry text; ties keep
+tree order, and the kept elements are presented in tree order.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from controllers.elements import Observation, Role, UIElement
 ROLES = [r.value for r in Role]
 ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
 _UNKNOWN = ROLE_INDEX["unknown"]
-# token budget per text field of an element: name, hint, description, value
-SEGMENTS = (("name", 10), ("hint", 4), ("description", 10), ("value", 12))
+# token budget per text field of an element: name, hint, description, value, and the platform id's words
+# ("com.app:id/add_to_cart" -> "add to cart"): ids do not change with the language or the label synonym
+SEGMENTS = (("name", 10), ("hint", 4), ("description", 10), ("value", 12), ("rid", 6))
 SEG_OFFSETS = []
 _o = 0
 for _name, _n in SEGMENTS:
@@ -37,12 +38,42 @@ for _name, _n in SEGMENTS:
 ELEMENT_TOKENS = _o
 N_STATES = 11
 N_BOX = 9
-N_TEXTFLAGS = 8
+N_TEXTFLAGS = 12
 IMAGE_SIZE = 64
 MEMORY_SLOTS = 4
 MEMORY_TOKENS = 8
+TOUCHED_IDS = 256  # distinct token ids the episode has clicked or typed, remembered for goal coverage
 MAX_TEXT_CHARS = 200  # longer strings are cut before tokenizing (the model reads a prefix)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_WORD = re.compile(r"\w+")
+_PREFIX = 5  # a goal word and an element word that share this many leading letters are "alike" (Vibrate/Vibration)
+
+
+def model_text(text: str) -> str:
+    """What the tokenizer reads of a text: lower case, when that keeps every offset (it does but for a few
+    letters such as "İ")."""
+    low = text.lower()
+    return low if len(low) == len(text) else text
+
+
+def loose(text: str) -> str:
+    """Letters and digits only, case-folded: "Wi-Fi" and "wifi" read the same."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def id_words(resource_id: str) -> str:
+    """The readable part of a platform id: "com.app:id/add_to_cart" -> "add to cart"."""
+    tail = resource_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return re.sub(r"[_\-.]+", " ", tail).strip()
+
+
+def element_fields(e: UIElement) -> tuple[str, str, str, str, str]:
+    """The element's text fields in ``SEGMENTS`` order."""
+    return (e.name, e.hint, e.description, e.value, id_words(e.attrs.get("resource-id", "")))
+
+
+def _prefixes(text: str) -> set[str]:
+    return {w[:_PREFIX] for w in _WORD.findall(text.casefold()) if len(w) >= _PREFIX}
 
 
 def prune(elements: list[UIElement], width: int, height: int, limit: int) -> list[UIElement]:
@@ -56,8 +87,9 @@ def prune(elements: list[UIElement], width: int, height: int, limit: int) -> lis
             continue
         s = e.states
         interactive = s.clickable or s.editable or s.scrollable or s.checked is not None or s.focused
-        rank = 0 if interactive else (1 if (e.name or e.value or e.description) else 2)
-        ranked.append((rank, order, e))
+        if not interactive and not (e.name or e.value or e.description or e.hint):
+            continue  # bare layout: rows, pages, headers (their children carry what matters)
+        ranked.append((0 if interactive else 1, order, e))
     if len(ranked) > limit:
         ranked.sort(key=lambda t: (t[0], t[1]))
         ranked = sorted(ranked[:limit], key=lambda t: t[1])
@@ -65,18 +97,33 @@ def prune(elements: list[UIElement], width: int, height: int, limit: int) -> lis
 
 
 class TextCache:
-    """Tokenize strings once: UI labels repeat from step to step."""
+    """Tokenize strings once: UI labels repeat from step to step.
 
-    def __init__(self, tokenizer: Any, size: int = 50000):
+    Every text is read lower-cased (``lowercase``, a setting of the model) and as if a space came before
+    it: byte-level BPE spells a word after a space ("Ġname") differently from the same word at the start
+    of a string, and "Save" differently from "save". So a label, its id and the same word inside the goal
+    get the same token ids, which the lexical matching of goal and screen relies on. Offsets stay relative
+    to the original text, so copied spans keep their case.
+    """
+
+    def __init__(self, tokenizer: Any, size: int = 50000, lowercase: bool = True):
         self.backend = tokenizer.backend_tokenizer
+        self.lowercase = lowercase
         self.cache: OrderedDict[str, tuple[list[int], list[tuple[int, int]]]] = OrderedDict()
         self.size = size
 
     def encode_many(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if missing:
-            for text, enc in zip(missing, self.backend.encode_batch(missing, add_special_tokens=False)):
-                self.cache[text] = (enc.ids, enc.offsets)
+            spaced = [" " + (model_text(t) if self.lowercase else t) for t in missing]
+            for text, enc in zip(missing, self.backend.encode_batch(spaced, add_special_tokens=False)):
+                ids, offsets = [], []
+                for i, (a, b) in zip(enc.ids, enc.offsets):
+                    if b <= 1:  # the added space alone
+                        continue
+                    ids.append(i)
+                    offsets.append((max(a - 1, 0), b - 1))
+                self.cache[text] = (ids, offsets)
             while len(self.cache) > self.size:
                 self.cache.popitem(last=False)
         return [self.cache[t] for t in texts]
@@ -99,8 +146,17 @@ class Memory:
     ok: list[int] = field(default_factory=list)
     steps: int = 0
     changed: int = 1
+    # goal coverage: token ids of everything clicked or typed so far (bounded), so the model can tell which
+    # parts of the goal it has acted on -- the cue for "done" that carries over to tasks it never saw
+    touched: dict[int, None] = field(default_factory=dict)
 
     def push(self, verb: int, target_text: list[int], typed: list[int], ok: bool, changed: bool) -> None:
+        if ok:
+            for t in target_text + typed:
+                self.touched.pop(t, None)
+                self.touched[t] = None
+            while len(self.touched) > TOUCHED_IDS:
+                self.touched.pop(next(iter(self.touched)))
         self.verbs = ([verb] + self.verbs)[:MEMORY_SLOTS]
         self.texts = ([target_text[:MEMORY_TOKENS]] + self.texts)[:MEMORY_SLOTS]
         self.typed = ([typed[:MEMORY_TOKENS]] + self.typed)[:MEMORY_SLOTS]
@@ -110,7 +166,7 @@ class Memory:
 
     def copy(self) -> "Memory":
         return Memory(list(self.verbs), [list(t) for t in self.texts], [list(t) for t in self.typed],
-                      list(self.ok), self.steps, self.changed)
+                      list(self.ok), self.steps, self.changed, dict(self.touched))
 
 
 @dataclass
@@ -131,7 +187,7 @@ def _first_number(text: str) -> Optional[float]:
 
 
 def _element_text(e: UIElement) -> str:
-    return (e.name or e.hint or e.description or e.value)[:MAX_TEXT_CHARS]
+    return (e.name or e.hint or e.description or e.value or id_words(e.attrs.get("resource-id", "")))[:MAX_TEXT_CHARS]
 
 
 def target_element(action: Any, obs: Observation) -> Optional[UIElement]:
@@ -144,13 +200,15 @@ def target_element(action: Any, obs: Observation) -> Optional[UIElement]:
 class Featurizer:
     """Turns (goal, observation, memory) into arrays for ``HandaModel``."""
 
-    def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64):
+    def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64, apps: tuple = (),
+                 lowercase: bool = True):
         self.tokenizer = tokenizer
-        self.text = TextCache(tokenizer)
+        self.text = TextCache(tokenizer, lowercase=lowercase)
         self.max_elements = max_elements
         self.max_goal_tokens = max_goal_tokens
         self.pad = tokenizer.pad_token_id
         self.goal_cache: dict[str, tuple] = {}
+        self.apps = list(apps)  # the packages the app head chooses from, in its order
         self.field_cache: dict[tuple[str, int], tuple] = {}
 
     # ------------------------------------------------------------ goal
@@ -159,7 +217,8 @@ class Featurizer:
         if hit is None:
             ids, offsets = self.text.encode(goal[:2000])
             ids, offsets = ids[: self.max_goal_tokens] or [self.pad], offsets[: self.max_goal_tokens] or [(0, 0)]
-            hit = (np.array(ids, dtype=np.int64), offsets, goal.casefold(), _first_number(goal))
+            fold = goal.casefold()
+            hit = (np.array(ids, dtype=np.int64), offsets, fold, _first_number(goal), loose(goal), _prefixes(goal))
             if len(self.goal_cache) > 1000:
                 self.goal_cache.clear()
             self.goal_cache[goal] = hit
@@ -184,14 +243,14 @@ class Featurizer:
     def __call__(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True) -> Features:
         width, height = obs.screen.width, obs.screen.height
         elements = prune(obs.elements, width, height, self.max_elements)
-        goal_ids, goal_offsets, goal_fold, goal_num = self._goal(goal)
+        goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes = self._goal(goal)
         n = len(elements)
         tok_rows, seg_rows, offsets_out = [], [], []
         roles, states, boxes, flags = [], [], [], []
         fg = obs.app
         area = width * height
         for e in elements:
-            fields = (e.name, e.hint, e.description, e.value)
+            fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
             for s, text in enumerate(fields):
                 ids, segs, off = self._field(text, s)
@@ -211,10 +270,15 @@ class Featurizer:
             boxes.append((l, t, r, bt, (l + r) / 2, (t + bt) / 2, r - l, bt - t,
                           math.log(max(b.area, 1) / area) / 10))
             row = [0.0] * N_TEXTFLAGS
-            for s, text in enumerate(fields):
+            for s, text in enumerate(fields[:4]):
                 if text:
                     folded = text.casefold().strip()
                     row[s] = 1.0 if folded and folded in goal_fold else 0.0
+            # loose matches of the label and the id: punctuation-blind containment, and alike words
+            for k, text in enumerate((fields[0] or fields[2], fields[4])):
+                lt = loose(text)
+                row[8 + k] = 1.0 if len(lt) >= 2 and lt in goal_loose else 0.0
+                row[10 + k] = 1.0 if goal_prefixes & _prefixes(text) else 0.0
             num = _first_number(e.value) if e.value else None
             if num is not None:
                 row[4] = 1.0
@@ -237,13 +301,24 @@ class Featurizer:
             "mem_text": self._pad_tokens(memory.texts),
             "mem_typed": self._pad_tokens(memory.typed),
             "mem_ok": self._pad_list(memory.ok, MEMORY_SLOTS, 0),
+            "goal_touched": np.array([t in memory.touched for t in goal_ids.tolist()], dtype=np.int64),
             "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
                              int(bool(elements))], dtype=np.int64),
+            "app_match": self._app_match(goal_loose),
         }
         image = obs.screenshot() if (with_image and obs.has_screenshot) else None
         if image is not None:
             arrays["image"] = image_array(image)
         return Features(arrays, goal, goal_offsets, elements, offsets_out, (width, height))
+
+    def _app_match(self, goal_loose: str) -> np.ndarray:
+        """Per app the model can open: whether the goal names it (its package's last word, plural-blind)."""
+        out = np.zeros(max(len(self.apps), 1), dtype=np.float32)
+        for i, package in enumerate(self.apps):
+            word = loose(package.rsplit(".", 1)[-1])
+            stem = word[:-1] if word.endswith("s") and len(word) > 4 else word
+            out[i] = 1.0 if stem and stem in goal_loose else 0.0
+        return out
 
     def _pad_list(self, values: list[int], size: int, fill: int) -> np.ndarray:
         out = np.full(size, fill, dtype=np.int64)
@@ -281,6 +356,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
     n = max((a["el_tok"].shape[0] for a in arrays), default=0)
     t = max(a["goal_ids"].shape[0] for a in arrays)
     goal = np.full((b, t), pad, dtype=np.int64)
+    touched = np.zeros((b, t), dtype=np.int64)
     el_tok = np.full((b, n, ELEMENT_TOKENS), pad, dtype=np.int64)
     el_seg = np.zeros((b, n, ELEMENT_TOKENS), dtype=np.int64)
     el_role = np.zeros((b, n), dtype=np.int64)
@@ -295,6 +371,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
     for i, a in enumerate(arrays):
         k = a["el_tok"].shape[0]
         goal[i, : a["goal_ids"].shape[0]] = a["goal_ids"]
+        touched[i, : a["goal_ids"].shape[0]] = a["goal_touched"]
         el_tok[i, :k], el_seg[i, :k], el_role[i, :k] = a["el_tok"], a["el_seg"], a["el_role"]
         el_states[i, :k], el_box[i, :k], el_flags[i, :k] = a["el_states"], a["el_box"], a["el_flags"]
         el_mask[i, :k] = True
@@ -302,7 +379,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
             images[i] = a["image"]
             has_image[i] = True
     batch = {
-        "goal_ids": torch.from_numpy(goal), "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
+        "goal_ids": torch.from_numpy(goal), "goal_touched": torch.from_numpy(touched),
+        "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
         "el_role": torch.from_numpy(el_role), "el_states": torch.from_numpy(el_states),
         "el_box": torch.from_numpy(el_box), "el_flags": torch.from_numpy(el_flags),
         "el_mask": torch.from_numpy(el_mask), "has_image": torch.from_numpy(has_image),
@@ -311,6 +389,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         "mem_typed": torch.from_numpy(np.stack([a["mem_typed"] for a in arrays])),
         "mem_ok": torch.from_numpy(np.stack([a["mem_ok"] for a in arrays])),
         "ctx": torch.from_numpy(np.stack([a["ctx"] for a in arrays])),
+        "app_match": torch.from_numpy(np.stack([a["app_match"] for a in arrays])),
     }
     if images is not None:
         batch["image"] = torch.from_numpy(images)

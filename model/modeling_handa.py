@@ -25,8 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
-from model.codec import (AMOUNTS, DIRECTIONS, ELEMENT_VERBS, GRID, IGNORE, KEYS, MAX_COUNT, TEXT_SOURCES, TRANSFORMS,
-                         VERBS, X_BINS)
+from model.codec import (AMOUNTS, DIRECTIONS, ELEMENT_VERBS, GRID, IGNORE, KEYS, MAX_COUNT, SHOWN_SEGMENTS,
+                         TEXT_SOURCES, TRANSFORMS, VERBS, X_BINS)
 
 # the action table: every element x each element verb, plus the verbs that need no element
 EL_VERBS = sorted(ELEMENT_VERBS)
@@ -45,7 +45,7 @@ class HandaConfig(PretrainedConfig):
 
     def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
-                 pad_token_id: int = 0, **kwargs):
+                 pad_token_id: int = 0, lowercase: bool = False, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -54,6 +54,7 @@ class HandaConfig(PretrainedConfig):
         self.max_goal_tokens = max_goal_tokens
         self.max_elements = max_elements
         self.apps = list(apps or [])
+        self.lowercase = lowercase  # the featurizer reads texts lower-cased (see model.features.TextCache)
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -129,7 +130,7 @@ class ElementEncoder(nn.Module):
         any_exact = exact.amax(-1, keepdim=True)
         match = torch.cat([per_seg, any_exact, el_flags], -1)
         x = text + self.role(el_role) + self.states(el_states) + self.box(el_box) + self.match(match)
-        return self.norm(x)
+        return self.norm(x), match
 
 
 class ScreenEncoder(nn.Module):
@@ -174,6 +175,38 @@ class ScreenEncoder(nn.Module):
         return tokens + self.pos, cells + self.cell_pos, roi
 
 
+class SpanClues:
+    """Per goal token, lexical clues for where the text to type starts and ends.
+
+    Whether the token (or one just before it, or just after it) also occurs in the field being typed into --
+    "password: X" puts X right after the field's own word -- and whether some field on screen already holds
+    it (typed already: copy something else). Template-free, so they carry over to new wordings.
+    """
+
+    N = 5
+    VALUE = [i for i, (name, _) in enumerate(SEGMENTS) if name == "value"][0]
+
+    @staticmethod
+    def of(enc: dict[str, torch.Tensor], element: Optional[torch.Tensor]) -> torch.Tensor:
+        goal = enc["goal_ids"]
+        b, t = goal.shape
+        zeros = torch.zeros(b, t, dtype=torch.float32, device=goal.device)
+        if element is None:
+            return torch.zeros(b, t, SpanClues.N, device=goal.device)
+        rows = torch.arange(b, device=goal.device)
+        toks, segs = enc["el_tok"][rows, element], enc["el_seg"][rows, element]
+        in_field = ((goal[:, :, None] == toks[:, None, :]) & (segs > 0)[:, None, :]).any(-1).float()
+        lo = SEG_OFFSETS[SpanClues.VALUE]
+        hi = lo + SEGMENTS[SpanClues.VALUE][1]
+        values = enc["el_tok"][:, :, lo:hi].reshape(b, -1)
+        value_mask = (enc["el_seg"][:, :, lo:hi] > 0).reshape(b, -1)
+        filled = ((goal[:, :, None] == values[:, None, :]) & value_mask[:, None, :]).any(-1).float()
+        prev1 = torch.cat([zeros[:, :1], in_field[:, :-1]], 1)
+        prev2 = torch.cat([zeros[:, :2], in_field[:, :-2]], 1)[:, :t]
+        next1 = torch.cat([in_field[:, 1:], zeros[:, :1]], 1)
+        return torch.stack([in_field, prev1, prev2, next1, filled], -1)
+
+
 # ---------------------------------------------------------------------- the model
 class HandaPreTrainedModel(PreTrainedModel):
     config_class = HandaConfig
@@ -198,6 +231,7 @@ class HandaModel(HandaPreTrainedModel):
         d = config.d_model
         self.tok_emb = nn.Embedding(config.vocab_size, d)
         self.goal_pos = nn.Embedding(config.max_goal_tokens, d)
+        self.goal_touched = nn.Embedding(2, d)  # has the episode clicked or typed this goal token yet
         self.elements = ElementEncoder(d)
         self.screen = ScreenEncoder(d)
         # memory: the last MEMORY_SLOTS actions (verb, what it touched, what it typed, whether it worked)
@@ -218,6 +252,15 @@ class HandaModel(HandaPreTrainedModel):
         self.act_global = nn.Linear(d, len(GLOBAL_VERBS))
         self.verb_emb = nn.Embedding(len(VERBS), d)
         self.ptr_q, self.ptr_k, self.ptr_bias = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, 1)
+        # lexical shortcuts: how an element's text matches the goal feeds the pointer and the action table
+        # directly, so "click what the goal names" does not have to be relearned per template
+        self.ptr_match = nn.Linear(ElementEncoder.N_MATCH, len(VERBS))
+        self.act_match = nn.Linear(ElementEncoder.N_MATCH, len(EL_VERBS))
+        self.app_gain = nn.Parameter(torch.tensor(6.0))  # the goal names an app: a bias toward opening it
+        # word-level votes for the app: the most telling single goal word ("연락처", "brightness"), read from raw
+        # token embeddings so a new wording around a known word still points to its app
+        self.app_words = nn.Linear(d, max(len(config.apps), 1))
+        self.span_lex = nn.Linear(SpanClues.N, 2)
         self.cell_q, self.cell_k = nn.Linear(d, d), nn.Linear(d, d)
         self.cell_offset = nn.Linear(2 * d, 2)
         self.xbin = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, X_BINS))
@@ -244,11 +287,13 @@ class HandaModel(HandaPreTrainedModel):
         goal_mask[:, 0] = True  # an empty goal still has one (pad) token to attend to
         b, t = goal_ids.shape
         el_mask = batch["el_mask"]
-        elements = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"], batch["el_states"],
-                                          batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
+        elements, match = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
+                                        batch["el_states"], batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
         grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
         elements = elements + roi
         goal = self.tok_emb(goal_ids) + self.goal_pos(torch.arange(t, device=goal_ids.device))
+        if "goal_touched" in batch:
+            goal = goal + self.goal_touched(batch["goal_touched"])
         mv = batch["mem_verbs"]
         mem_tok = batch["mem_text"] != pad
         mem_typ = batch["mem_typed"] != pad
@@ -273,7 +318,8 @@ class HandaModel(HandaPreTrainedModel):
         ctx_grid = x[:, c0:e0].transpose(1, 2).reshape(b, -1, GRID // 2, GRID // 2)
         ctx_cells = F.interpolate(ctx_grid, scale_factor=2, mode="nearest").flatten(2).transpose(1, 2)
         return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
-                "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"]}
+                "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"],
+                "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids}
 
     # ------------------------------------------------------------ heads
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
@@ -281,7 +327,9 @@ class HandaModel(HandaPreTrainedModel):
         q = enc["cls"] + self.verb_emb(verb)
         els = enc["elements"]
         ptr = torch.einsum("bd,bnd->bn", self.ptr_q(q), self.ptr_k(els)) / math.sqrt(self.config.d_model)
-        return (ptr + self.ptr_bias(els)[..., 0]).masked_fill(~enc["el_mask"], -1e4)
+        column = verb.clamp(min=0)[:, None, None].expand(-1, els.shape[1], 1)
+        lexical = self.ptr_match(enc["match"]).gather(-1, column)
+        return (ptr + self.ptr_bias(els)[..., 0] + lexical[..., 0]).masked_fill(~enc["el_mask"], -1e4)
 
     def heads(self, enc: dict[str, torch.Tensor], verb: torch.Tensor, element: torch.Tensor,
               cell: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
@@ -312,14 +360,15 @@ class HandaModel(HandaPreTrainedModel):
         qs, qe_ = self.span_q(qe).chunk(2, -1)
         ks, ke = self.span_k(enc["goal"]).chunk(2, -1)
         gm = enc["goal_mask"]
-        out["span_start"] = torch.einsum("bd,btd->bt", qs, ks).masked_fill(~gm, -1e4) / math.sqrt(d)
-        out["span_end"] = torch.einsum("bd,btd->bt", qe_, ke).masked_fill(~gm, -1e4) / math.sqrt(d)
+        clues = self.span_lex(SpanClues.of(enc, idx if n else None))  # (B, T, 2)
+        out["span_start"] = (torch.einsum("bd,btd->bt", qs, ks) / math.sqrt(d) + clues[..., 0]).masked_fill(~gm, -1e4)
+        out["span_end"] = (torch.einsum("bd,btd->bt", qe_, ke) / math.sqrt(d) + clues[..., 1]).masked_fill(~gm, -1e4)
         if n:
             rows = torch.arange(els.shape[0])
             seg_ids = enc["el_seg"][rows, idx]
             # only the chosen element is spelled out token by token (for copying a span of its text)
             toks = self.tok_emb(enc["el_tok"][rows, idx]) + self.seg_emb(seg_ids) + chosen[:, None]
-            seg = seg_ids > 0
+            seg = (seg_ids > 0) & (seg_ids <= SHOWN_SEGMENTS)  # answers copy shown text, never ids
         else:
             toks = torch.zeros(q.shape[0], ELEMENT_TOKENS, d, device=q.device)
             seg = torch.zeros(q.shape[0], ELEMENT_TOKENS, dtype=torch.bool, device=q.device)
@@ -330,7 +379,10 @@ class HandaModel(HandaPreTrainedModel):
         out["direction"] = self.direction(q)
         out["amount"] = self.amount(q)
         out["key"] = self.key(q)
-        out["app"] = self.app(q)
+        words = self.app_words(self.tok_emb(enc["goal_ids"])).masked_fill(~gm[..., None], -1e4).amax(1)
+        out["app"] = self.app(q) + words
+        if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
+            out["app"] = out["app"] + self.app_gain * enc["app_match"]
         return out
 
     def action_table(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -341,7 +393,7 @@ class HandaModel(HandaPreTrainedModel):
         """
         els = enc["elements"]
         b, n, _ = els.shape
-        per_el = self.act_el(els + self.act_cls(enc["cls"])[:, None])  # (B, N, E)
+        per_el = self.act_el(els + self.act_cls(enc["cls"])[:, None]) + self.act_match(enc["match"])  # (B, N, E)
         per_el = per_el.masked_fill(~enc["el_mask"][..., None], -1e4).reshape(b, n * len(EL_VERBS))
         return torch.cat([per_el, self.act_global(enc["cls"])], -1)
 
@@ -366,6 +418,12 @@ class HandaModel(HandaPreTrainedModel):
             confidence = verb_logits.softmax(-1).amax(-1)
             if n:
                 table = self.action_table(enc)
+                avoid = batch.get("avoid")  # (B, K) table cells already tried on this very screen, -1 padding
+                if avoid is not None and bool((avoid >= 0).any()):
+                    table = table.clone()
+                    keep = avoid >= 0
+                    rows = torch.arange(avoid.shape[0], device=avoid.device)[:, None].expand_as(avoid)
+                    table[rows[keep], avoid[keep]] = -1e4
                 probs = table.softmax(-1)
                 best = probs.argmax(-1)
                 e = len(EL_VERBS)
@@ -378,6 +436,10 @@ class HandaModel(HandaPreTrainedModel):
                 pointed = self.pointer(enc, verb).argmax(-1)
                 element = torch.where(has & on_el, best // e, pointed)
             out = self.heads(enc, verb, element)
+            if batch.get("avoid_apps") is not None:  # apps already opened from this very screen
+                out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
+            if batch.get("avoid_keys") is not None:  # keys already pressed on this very screen
+                out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
             out["verb"] = verb_logits
             out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
             return out

@@ -3,32 +3,58 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import torch
 from pydantic import ValidationError
 
 from controllers.elements import Observation
 from controllers.policy import Decision, HistoryEntry
-from model.codec import CodecError, decode, verb_of
-from model.features import Featurizer, Features, Memory, collate
+from model.codec import KEYS, CodecError, decode, verb_of, word_bounds
+from model.features import SEG_OFFSETS, Featurizer, Features, Memory, collate, element_fields
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 MAX_SPAN = 48
 
 
-def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int = MAX_SPAN) -> tuple[int, int]:
-    """The (s, e) with s <= e < s + max_len maximizing start[s] + end[e]."""
+def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int = MAX_SPAN,
+              bounds: Optional[tuple[list[bool], list[bool]]] = None) -> tuple[int, int]:
+    """The (s, e) with s <= e < s + max_len maximizing start[s] + end[e].
+
+    ``bounds`` (per token: may a span start / end here) keeps whole words whenever some span allows it.
+    """
     t = start.shape[0]
     scores = start[:, None] + end[None, :]
     i = torch.arange(t)
     valid = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_len)
+    if bounds is not None and len(bounds[0]) == t:
+        whole = valid & torch.tensor(bounds[0])[:, None] & torch.tensor(bounds[1])[None, :]
+        if bool(whole.any()):
+            valid = whole
     flat = scores.masked_fill(~valid, -1e9).argmax()
     return int(flat // t), int(flat % t)
 
 
-def choose(out: dict[str, torch.Tensor], row: int = 0) -> dict[str, Any]:
-    """Plain values from one row of the model's outputs (argmax of each head)."""
+def _element_bounds(feats: Features, element: int, width: int) -> Optional[tuple[list[bool], list[bool]]]:
+    """Word bounds of the chosen element's tokens, laid out at their positions in the element's token row."""
+    if not feats.elements or element >= len(feats.elements):
+        return None
+    e = feats.elements[element]
+    texts = element_fields(e)
+    starts, ends = [False] * width, [False] * width
+    rank: dict[int, int] = {}
+    for seg, a, b in feats.element_offsets[element]:
+        r = rank.get(seg, 0)
+        rank[seg] = r + 1
+        s_ok, e_ok = word_bounds(texts[seg], [(a, b)])
+        pos = SEG_OFFSETS[seg] + r
+        if pos < width:
+            starts[pos], ends[pos] = s_ok[0], e_ok[0]
+    return starts, ends
+
+
+def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features] = None) -> dict[str, Any]:
+    """Plain values from one row of the model's outputs (argmax of each head; spans keep whole words)."""
     verb = int(out["verb_choice"][row])
     source = int(out["source"][row].argmax())
     picked = {
@@ -42,11 +68,54 @@ def choose(out: dict[str, torch.Tensor], row: int = 0) -> dict[str, Any]:
     flags = out["flags"][row] > 0
     picked["clear"], picked["submit"], picked["secret"] = (bool(f) for f in flags)
     if source == 1:
-        picked["span_start"], picked["span_end"] = best_span(out["el_span_start"][row], out["el_span_end"][row])
+        bounds = _element_bounds(feats, picked["element"], out["el_span_start"].shape[1]) if feats else None
+        picked["span_start"], picked["span_end"] = best_span(out["el_span_start"][row], out["el_span_end"][row],
+                                                             bounds=bounds)
     else:
-        picked["span_start"], picked["span_end"] = best_span(out["span_start"][row], out["span_end"][row])
+        bounds = None
+        if feats is not None:
+            s_ok, e_ok = word_bounds(feats.goal, feats.goal_offsets)
+            width = out["span_start"].shape[1]
+            bounds = (s_ok + [False] * (width - len(s_ok)), e_ok + [False] * (width - len(e_ok)))
+        picked["span_start"], picked["span_end"] = best_span(out["span_start"][row], out["span_end"][row],
+                                                             bounds=bounds)
     picked["confidence"] = float(out["confidence"][row])
     return picked
+
+
+def table_cell(action: Any, feats: Features) -> Optional[int]:
+    """The action-table cell of an action on the screen ``feats`` was made from (None: not one cell)."""
+    from model.modeling_handa import _EL_POS, _GL_POS, EL_VERBS
+
+    verb = verb_of(action)
+    n = len(feats.elements)
+    if int(_EL_POS[verb]) >= 0:
+        target = getattr(action, "target", None)
+        if target is None or getattr(target, "kind", None) != "element":
+            return None
+        index = next((i for i, e in enumerate(feats.elements) if e.id == target.id), None)
+        return None if index is None else index * len(EL_VERBS) + int(_EL_POS[verb])
+    if action.type in ("open_app", "key", "done", "answer"):  # one cell for many apps/keys: not banned whole
+        return None
+    return n * len(EL_VERBS) + int(_GL_POS[verb])
+
+
+class Tried:
+    """Actions already taken per screen (by fingerprint), so a policy does not loop on a screen that did not
+    change. Bounded: the oldest screens are forgotten."""
+
+    def __init__(self, screens: int = 64):
+        self.screens = screens
+        self.by_screen: dict[str, list[Any]] = {}
+
+    def get(self, fingerprint: str) -> list[Any]:
+        return self.by_screen.get(fingerprint, [])
+
+    def add(self, fingerprint: str, action: Any) -> None:
+        self.by_screen.setdefault(fingerprint, []).append(action)
+        self.by_screen[fingerprint] = self.by_screen[fingerprint][-16:]
+        while len(self.by_screen) > self.screens:
+            self.by_screen.pop(next(iter(self.by_screen)))
 
 
 class Runner:
@@ -56,18 +125,36 @@ class Runner:
         self.model = model
         self.tokenizer = tokenizer
         self.featurizer = Featurizer(tokenizer, max_elements=model.config.max_elements,
-                                     max_goal_tokens=model.config.max_goal_tokens)
+                                     max_goal_tokens=model.config.max_goal_tokens, apps=model.config.apps,
+                                     lowercase=model.config.lowercase)
         self.apps = list(model.config.apps)
 
     @torch.inference_mode()
-    def act(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True) -> tuple[Any, dict, Features]:
-        feats = self.featurizer(goal, obs, memory, with_image=with_image)
+    def act(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True,
+            tried: Sequence[Any] = (), feats: Optional[Features] = None) -> tuple[Any, dict, Features]:
+        """The model's action for this step; ``tried``: actions already taken on this very screen (to not repeat);
+        ``feats``: this step's features when the caller has made them already."""
+        if feats is None:
+            feats = self.featurizer(goal, obs, memory, with_image=with_image)
         was_training = self.model.training
         self.model.eval()
-        out = self.model(**collate([feats.arrays], self.tokenizer.pad_token_id))
+        batch = collate([feats.arrays], self.tokenizer.pad_token_id)
+        if tried:
+            cells = [c for c in (table_cell(a, feats) for a in tried) if c is not None]
+            if cells:
+                batch["avoid"] = torch.tensor([cells], dtype=torch.long)
+            # open_app and key are one table cell each: the app or key already tried is masked instead
+            for name, vocab, used in (("avoid_apps", self.apps, [a.app for a in tried if a.type == "open_app"]),
+                                      ("avoid_keys", KEYS, ["+".join(a.keys) for a in tried if a.type == "key"])):
+                used = {vocab.index(u) for u in used if u in vocab}
+                if used and len(used) < len(vocab):
+                    mask = torch.zeros(1, len(vocab), dtype=torch.bool)
+                    mask[0, sorted(used)] = True
+                    batch[name] = mask
+        out = self.model(**batch)
         if was_training:
             self.model.train()
-        picked = choose(out)
+        picked = choose(out, feats=feats)
         return decode(picked, feats, self.apps), picked, feats
 
 
@@ -101,11 +188,13 @@ class InHousePolicy:
         self.model_id = f"handa-inhouse@{digest}"
         self.use_screenshot = use_screenshot
         self.memory = Memory()
+        self.tried = Tried()
         self._last: Optional[tuple[Any, Observation]] = None
         self._last_fp: Optional[str] = None
 
     def reset(self, goal: str) -> None:
         self.memory = Memory()
+        self.tried = Tried()
         self._last = None
         self._last_fp = None
 
@@ -122,11 +211,14 @@ class InHousePolicy:
 
     def decide(self, goal: str, observation: Observation, history: list[HistoryEntry]) -> Decision:
         self._remember(observation, history)
+        fp = observation.fingerprint()
         try:
-            action, picked, _ = self.runner.act(goal, observation, self.memory, with_image=self.use_screenshot)
+            action, picked, _ = self.runner.act(goal, observation, self.memory, with_image=self.use_screenshot,
+                                                tried=self.tried.get(fp))
         except (CodecError, ValidationError, IndexError, ValueError) as exc:
             return Decision(action=None, error=f"model output could not be decoded: {exc}")
         self._last = (action, observation)
-        self._last_fp = observation.fingerprint()
+        self._last_fp = fp
+        self.tried.add(fp, action)
         return Decision(action=action, confidence=picked["confidence"],
                         raw={k: v for k, v in picked.items() if k != "confidence"})

@@ -16,14 +16,26 @@ from typing import Iterator
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from model.features import model_text
+
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<sep>"]
 VOCAB_SIZE = 4096
 
 
-def corpus(episodes_per_template: int = 6, seed: int = 0) -> Iterator[str]:
-    """Goals and on-screen strings from expert episodes on the sim (all splits, both forms)."""
+def corpus(episodes_per_template: int = 6, seed: int = 0, lowercase: bool = True) -> Iterator[str]:
+    """Goals and on-screen strings from expert episodes on the sim (all splits, both forms).
+
+    With a space before it (and lower-cased with ``lowercase``), as the featurizer reads every text
+    (``model.features.TextCache``).
+    """
+    for text in _texts(episodes_per_template, seed):
+        yield " " + (model_text(text) if lowercase else text)
+
+
+def _texts(episodes_per_template: int, seed: int) -> Iterator[str]:
     from controllers.sim.controller import SimController
     from controllers.sim.style import LEXICON
+    from model.features import element_fields
     from tasks import load_all
     from tasks.base import make_instance
     from tasks.expert import ExpertPolicy
@@ -43,7 +55,7 @@ def corpus(episodes_per_template: int = 6, seed: int = 0) -> Iterator[str]:
             for _ in range(template.steps_hint * 2 + 4):
                 obs = controller.observe()
                 for e in obs.elements:
-                    for text in (e.name, e.description, e.value, e.hint):
+                    for text in element_fields(e):
                         if text:
                             yield text[:200]
                 action = policy.decide(inst.goal, obs, []).action
@@ -68,9 +80,9 @@ def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
                                    model_max_length=4096)
 
 
-def build(out_dir: Path | str, seed: int = 0) -> PreTrainedTokenizerFast:
+def build(out_dir: Path | str, seed: int = 0, lowercase: bool = True) -> PreTrainedTokenizerFast:
     """Generate the corpus, train, and save the tokenizer into ``out_dir``."""
-    tokenizer = wrap(train_tokenizer(corpus(seed=seed)))
+    tokenizer = wrap(train_tokenizer(corpus(seed=seed, lowercase=lowercase)))
     tokenizer.save_pretrained(str(out_dir))
     return tokenizer
 

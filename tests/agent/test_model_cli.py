@@ -64,7 +64,7 @@ def test_bench_json_line():
 
 
 def test_run_uses_the_model_by_default(tmp_path):
-    r = runner.invoke(app, ["run", "--task", "contacts.add_contact", "--seed", "7", "--record-dir", str(tmp_path),
+    r = runner.invoke(app, ["run", "--task", "contacts.add_contact", "--seed", "1", "--record-dir", str(tmp_path),
                             "--json"])
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert r.exit_code == 0 and result["success"], r.output

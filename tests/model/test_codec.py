@@ -54,3 +54,17 @@ def test_unexpressible_actions_are_refused(tokenizer):
         encode(TypeText(text="not in the goal"), obs, feats, apps=[])
     with pytest.raises(CodecError):
         encode(Key(keys=["ctrl", "alt", "delete"]), obs, feats, apps=[])
+
+
+def test_word_bounds_keep_words_whole(tokenizer):
+    from model.codec import word_bounds
+
+    def ends(goal):
+        enc = tokenizer.backend_tokenizer.encode(goal, add_special_tokens=False)
+        return [(b, ok) for (_, b), ok in zip(enc.offsets, word_bounds(goal, enc.offsets)[1])]
+
+    goal = "password: Seoul#cloud324"  # "cloud324" spans characters 16..24
+    assert (len(goal), True) in ends(goal)
+    assert all(not ok for b, ok in ends(goal) if 16 < b < len(goal))  # nothing may end inside "cloud324"
+    # Korean particles attach to the noun: the name alone is a whole word
+    assert all(ok for b, ok in ends('강시우에게 "지금 출발해요"라고 보내줘') if b == 3)

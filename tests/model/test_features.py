@@ -18,12 +18,14 @@ def test_prune_keeps_interactive_first_and_tree_order():
     els += [_el(1000 + i, name=f"button {i}", states={"clickable": True}) for i in range(100)]
     els += [_el(2000, name="hidden", states={"visible": False}),
             _el(2001, name="off", bounds=Rect(left=0, top=5000, right=10, bottom=5010)),
-            _el(2002, name="flat", bounds=Rect(left=0, top=0, right=0, bottom=10))]
+            _el(2002, name="flat", bounds=Rect(left=0, top=0, right=0, bottom=10)),
+            _el(2003, role="container")]
     kept = prune(els, 400, 800, limit=512)
     assert len(kept) == 512
     ids = [e.id for e in kept]
+    assert 2003 not in [e.id for e in prune(els[-4:], 400, 800, limit=512)]  # bare layout never counts
     assert all(1000 + i in ids for i in range(100))  # every interactive element survives
-    assert not {2000, 2001, 2002} & set(ids)
+    assert not {2000, 2001, 2002, 2003} & set(ids)
     assert ids == sorted(ids)  # presented in tree order
     assert ids[:412] == list(range(412))  # the text elements kept are the first ones
 
@@ -62,3 +64,57 @@ def test_memory_is_fixed_size():
     assert len(m.verbs) == len(m.texts) == len(m.typed) == len(m.ok) == 4
     assert all(len(t) <= 8 for t in m.texts + m.typed)
     assert m.steps == 200
+
+
+def test_platform_ids_are_read_as_words_and_matched_loosely(tokenizer):
+    from model.features import SEG_OFFSETS, SEGMENTS, element_fields, id_words, loose
+
+    assert id_words("com.handa.shop:id/add_to_cart") == "add to cart"
+    assert id_words("") == ""
+    assert loose("Wi-Fi") == loose("wifi") == "wifi"
+    switch = _el(0, role="switch", name="블루투스", states={"clickable": True},
+                 attrs={"resource-id": "com.handa.settings:id/bluetooth"})
+    other = _el(1, role="switch", name="Vibration", states={"clickable": True})
+    assert element_fields(switch)[4] == "bluetooth"
+    obs = Observation(platform="sim", screen=ScreenFrame(width=400, height=800), elements=[switch, other])
+    f = Featurizer(tokenizer)("Turn on Bluetooth and set Vibrate", obs, Memory(), with_image=False).arrays
+    rid = len(SEGMENTS) - 1
+    lo = SEG_OFFSETS[rid]
+    assert (f["el_seg"][0, lo:lo + SEGMENTS[rid][1]] == rid + 1).any()  # the id's tokens are in its segment
+    assert not (f["el_seg"][1] == rid + 1).any()  # no id, no id tokens
+    flags = f["el_flags"]
+    assert flags[0, 9] == 1.0 and flags[0, 8] == 0.0  # the id matches the goal, the Korean label does not
+    assert flags[1, 10] == 1.0  # "Vibration" is alike "Vibrate"
+    assert flags[1, 9] == 0.0
+
+
+def test_app_match_marks_apps_the_goal_names(tokenizer):
+    apps = ["com.handa.contacts", "com.handa.messages", "com.handa.notes"]
+    fz = Featurizer(tokenizer, apps=apps)
+    obs = Observation(platform="sim", screen=ScreenFrame(width=400, height=800), elements=[])
+    assert fz("Find Kim in Contacts and open it", obs, Memory()).arrays["app_match"].tolist() == [1, 0, 0]
+    assert fz("Send a message to Kim", obs, Memory()).arrays["app_match"].tolist() == [0, 1, 0]
+    assert fz("김하은 연락처 열어줘", obs, Memory()).arrays["app_match"].tolist() == [0, 0, 0]
+
+
+def test_goal_coverage_marks_what_was_clicked_or_typed(tokenizer):
+    from model.features import TOUCHED_IDS
+
+    fz = Featurizer(tokenizer)
+    obs = Observation(platform="sim", screen=ScreenFrame(width=400, height=800), elements=[])
+    goal = "Send 'On my way' to 김하은"
+    memory = Memory()
+    assert not fz(goal, obs, memory).arrays["goal_touched"].any()
+    name_ids = fz.text.encode("김하은")[0]
+    memory.push(0, name_ids, [], ok=False, changed=True)  # a failed click touches nothing
+    assert not fz(goal, obs, memory).arrays["goal_touched"].any()
+    memory.push(0, name_ids, fz.text.encode("On my way")[0], ok=True, changed=True)
+    arrays = fz(goal, obs, memory).arrays
+    ids, offsets = fz.text.encode(goal)
+    touched = {goal[a:b] for (a, b), t in zip(offsets, arrays["goal_touched"]) if t}
+    assert "Send" not in touched and {"my", "way"} <= touched  # ("'On" after a quote is spelled apart)
+    assert any("김" in t or "하은" in t for t in touched)
+    for i in range(1000):
+        memory.push(0, [i % 4000], [], ok=True, changed=True)
+    assert len(memory.touched) <= TOUCHED_IDS
+    assert memory.copy().touched == memory.touched and memory.copy().touched is not memory.touched

@@ -59,3 +59,45 @@ def test_torchrun_two_processes(tmp_path):
     summary = json.loads((out / "training.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 3
     assert (out / "model.safetensors").is_file()
+
+
+def test_goal_augmentation_never_changes_what_is_typed():
+    import random
+
+    from model.train import augment_goal
+
+    rng = random.Random(3)
+    goal = "Send 'Running late!' to 김하은."
+    seen = {augment_goal(goal, rng, 1.0) for _ in range(200)}
+    assert len(seen) > 5
+    assert all("'Running late!' to 김하은" in g for g in seen)
+    assert augment_goal(goal, rng, 0.0) == goal
+
+
+def test_recolor_shuffles_or_inverts_channels_only():
+    import random
+
+    import numpy as np
+
+    from model.train import recolor_fn
+
+    image = np.random.default_rng(0).integers(0, 256, size=(3, 64, 64), dtype=np.uint8)
+    outs = [recolor_fn(random.Random(s))(image) for s in range(40)]
+    assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+    assert any(not np.array_equal(o, image) for o in outs)
+    for o in outs:  # every output channel is an input channel, as is or inverted
+        assert all(any(np.array_equal(c, image[k]) or np.array_equal(c, 255 - image[k]) for k in range(3)) for c in o)
+
+
+def test_word_noise_swaps_a_few_tokens_and_keeps_specials_out():
+    import random
+
+    import numpy as np
+
+    from model.train import noise_tokens
+
+    ids = np.arange(100, 200, dtype=np.int64)
+    out = noise_tokens(ids, random.Random(1), 0.2, 4096)
+    changed = (out != ids).sum()
+    assert 5 <= changed <= 40 and out.dtype == ids.dtype and (out >= 3).all()
+    assert np.array_equal(noise_tokens(ids, random.Random(1), 0.0, 4096), ids)
