@@ -214,7 +214,7 @@ def _is_cjk(ch: str) -> bool:
         or "\u4e00" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7a3"
 
 
-def word_bounds(text: str, offsets: list[tuple[int, int]]) -> tuple[list[bool], list[bool]]:
+def word_bounds(text: str, offsets: Any) -> tuple[list[bool], list[bool]]:
     """Per token: whether a copied span may start / end there without cutting a word in two.
 
     A typed name or number is copied whole: "Seoul#cloud324", never "Seoul#cloud3".

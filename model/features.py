@@ -17,6 +17,7 @@ import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -56,11 +57,13 @@ def model_text(text: str) -> str:
     return low if len(low) == len(text) else text
 
 
+@lru_cache(maxsize=65536)  # UI strings repeat from step to step: computed once each
 def loose(text: str) -> str:
     """Letters and digits only, case-folded: "Wi-Fi" and "wifi" read the same."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
+@lru_cache(maxsize=65536)
 def id_words(resource_id: str) -> str:
     """The readable part of a platform id: "com.app:id/add_to_cart" -> "add to cart"."""
     tail = resource_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -72,8 +75,9 @@ def element_fields(e: UIElement) -> tuple[str, str, str, str, str]:
     return (e.name, e.hint, e.description, e.value, id_words(e.attrs.get("resource-id", "")))
 
 
-def _prefixes(text: str) -> set[str]:
-    return {w[:_PREFIX] for w in _WORD.findall(text.casefold()) if len(w) >= _PREFIX}
+@lru_cache(maxsize=65536)
+def _prefixes(text: str) -> frozenset[str]:
+    return frozenset(w[:_PREFIX] for w in _WORD.findall(text.casefold()) if len(w) >= _PREFIX)
 
 
 def prune(elements: list[UIElement], width: int, height: int, limit: int) -> list[UIElement]:
