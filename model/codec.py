@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from controllers.actions import (Answer, Click, Direction, Done, DoneStatus, ElementTarget, Key, LongPress, OpenApp,
                                  PointTarget, Scroll, System, SystemButton, TypeText)
-from model.features import SEG_OFFSETS, SEGMENTS, Features, element_fields
+from model.features import SEG_OFFSETS, Features, element_fields
 
 SHOWN_SEGMENTS = 4  # answers are copied from text the screen shows: name, hint, description, value (not the id)
 
