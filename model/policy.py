@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -53,6 +54,12 @@ def _element_bounds(feats: Features, element: int, width: int) -> Optional[tuple
     return starts, ends
 
 
+@lru_cache(maxsize=256)
+def _goal_bounds(goal: str, offsets: tuple) -> tuple[list[bool], list[bool]]:
+    """Word bounds of the goal's tokens: the goal stays the same all episode, so once per goal."""
+    return word_bounds(goal, offsets)
+
+
 def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features] = None) -> dict[str, Any]:
     """Plain values from one row of the model's outputs (argmax of each head; spans keep whole words)."""
     verb = int(out["verb_choice"][row])
@@ -74,7 +81,7 @@ def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features]
     else:
         bounds = None
         if feats is not None:
-            s_ok, e_ok = word_bounds(feats.goal, feats.goal_offsets)
+            s_ok, e_ok = _goal_bounds(feats.goal, tuple(feats.goal_offsets))
             width = out["span_start"].shape[1]
             bounds = (s_ok + [False] * (width - len(s_ok)), e_ok + [False] * (width - len(e_ok)))
         picked["span_start"], picked["span_end"] = best_span(out["span_start"][row], out["span_end"][row],
