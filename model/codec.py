@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from controllers.actions import (Answer, Click, Direction, Done, DoneStatus, ElementTarget, Key, LongPress, OpenApp,
                                  PointTarget, Scroll, System, SystemButton, TypeText)
-from model.features import SEG_OFFSETS, Features, element_fields
+from model.features import NUMBER_BINS, SEG_OFFSETS, Features, element_fields
 
 SHOWN_SEGMENTS = 4  # answers are copied from text the screen shows: name, hint, description, value (not the id)
 
@@ -27,7 +27,7 @@ AMOUNTS = [0.3, 0.6, 1.0]
 KEYS = ["enter", "escape", "left", "right", "up", "down", "backspace", "delete", "tab", "space", "ctrl+a",
         "page_down", "page_up", "home", "end"]
 GRID = 8
-X_BINS = 101
+X_BINS = NUMBER_BINS  # a point along a slider: one bin per whole percent, as goals name them
 MAX_COUNT = 32
 IGNORE = -100
 
@@ -247,7 +247,13 @@ def _element_span_text(feats: Features, element: int, start: int, end: int) -> s
     if seg >= SHOWN_SEGMENTS:
         raise CodecError("answers are copied from shown text, not from ids")
     text = element_fields(e)[seg]
-    return _norm(text[pos[start][1]:pos[end][2]]).strip()
+    a, b = pos[start][1], pos[end][2]
+    # an answer read off the screen is a whole run between spaces: "+82 10-9790-2716", never "+82 10-9790"
+    while a > 0 and not text[a - 1].isspace():
+        a -= 1
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    return _norm(text[a:b]).strip()
 
 
 def apply_transform(text: str, transform: int) -> str:

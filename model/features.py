@@ -24,6 +24,8 @@ import numpy as np
 
 from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
+from model.keypad import key_of, next_keys
+from model.months import direction, goal_months, nav_of, shown_month
 
 ROLES = [r.value for r in Role]
 ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
@@ -39,8 +41,10 @@ for _name, _n in SEGMENTS:
 ELEMENT_TOKENS = _o
 N_STATES = 11
 N_BOX = 9
-N_TEXTFLAGS = 12
+N_TEXTFLAGS = 18  # see Featurizer.__call__: exact, loose, alike, numeric, keypad, link and month cues
 IMAGE_SIZE = 64
+NUMBER_BINS = 101  # whole numbers 0..100 in the goal, one flag each (slider positions; = codec.X_BINS)
+_WHOLE = re.compile(r"(?<![\d.\-])\d{1,3}(?![\d.])")
 MEMORY_SLOTS = 4
 MEMORY_TOKENS = 8
 TOUCHED_IDS = 256  # distinct token ids the episode has clicked or typed, remembered for goal coverage
@@ -68,6 +72,12 @@ def id_words(resource_id: str) -> str:
     """The readable part of a platform id: "com.app:id/add_to_cart" -> "add to cart"."""
     tail = resource_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return re.sub(r"[_\-.]+", " ", tail).strip()
+
+
+def element_key(e: UIElement) -> str:
+    """An element's name across screens and seeds: its app and platform id words, else its loose label."""
+    rid = id_words(e.attrs.get("resource-id", ""))
+    return f"{e.app}|{rid}" if rid else f"{e.app}|~{loose(e.name or e.description)}"
 
 
 def element_fields(e: UIElement) -> tuple[str, str, str, str, str]:
@@ -205,7 +215,7 @@ class Featurizer:
     """Turns (goal, observation, memory) into arrays for ``HandaModel``."""
 
     def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64, apps: tuple = (),
-                 lowercase: bool = True):
+                 lowercase: bool = True, links: Optional[dict[str, dict[str, float]]] = None):
         self.tokenizer = tokenizer
         self.text = TextCache(tokenizer, lowercase=lowercase)
         self.max_elements = max_elements
@@ -214,6 +224,8 @@ class Featurizer:
         self.goal_cache: dict[str, tuple] = {}
         self.apps = list(apps)  # the packages the app head chooses from, in its order
         self.field_cache: dict[tuple[str, int], tuple] = {}
+        # where elements lead (model/lexicon.py): element key -> {token id: weight}
+        self.links = {key: {int(t): w for t, w in tokens.items()} for key, tokens in (links or {}).items()}
 
     # ------------------------------------------------------------ goal
     def _goal(self, goal: str):
@@ -222,7 +234,12 @@ class Featurizer:
             ids, offsets = self.text.encode(goal[:2000])
             ids, offsets = ids[: self.max_goal_tokens] or [self.pad], offsets[: self.max_goal_tokens] or [(0, 0)]
             fold = goal.casefold()
-            hit = (np.array(ids, dtype=np.int64), offsets, fold, _first_number(goal), loose(goal), _prefixes(goal))
+            bins = np.zeros(NUMBER_BINS, dtype=np.float32)
+            for m in _WHOLE.finditer(goal):
+                if int(m.group()) < NUMBER_BINS:
+                    bins[int(m.group())] = 1.0
+            hit = (np.array(ids, dtype=np.int64), offsets, fold, _first_number(goal), loose(goal), _prefixes(goal),
+                   bins)
             if len(self.goal_cache) > 1000:
                 self.goal_cache.clear()
             self.goal_cache[goal] = hit
@@ -247,12 +264,23 @@ class Featurizer:
     def __call__(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True) -> Features:
         width, height = obs.screen.width, obs.screen.height
         elements = prune(obs.elements, width, height, self.max_elements)
-        goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes = self._goal(goal)
+        goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes, goal_bins = self._goal(goal)
         n = len(elements)
         tok_rows, seg_rows, offsets_out = [], [], []
         roles, states, boxes, flags = [], [], [], []
         fg = obs.app
         area = width * height
+        # the calculator key that continues the goal's arithmetic, and the one it starts with (model/keypad.py)
+        continue_key, first_key = (next_keys(goal, [e.name for e in elements if not e.states.clickable])
+                                   if n else (None, None))
+        # the month view's arrows toward the goal's first and last month (model/months.py)
+        months = goal_months(goal)
+        toward = (0, 0)
+        if months:
+            shown = next((m for e in elements if not e.states.clickable
+                          for m in [shown_month(e.name, e.value)] if m is not None), None)
+            toward = (direction(months[0], shown), direction(months[-1], shown))
+        goal_set = set(goal_ids.tolist()) if self.links else ()
         for e in elements:
             fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
@@ -290,6 +318,20 @@ class Featurizer:
                 if goal_num is not None:
                     row[6] = max(-2.0, min(2.0, (num - goal_num) / 100))
                     row[7] = 1.0 if abs(num - goal_num) <= 4 else 0.0
+            if self.links:  # does this element lead to the goal's words, and how specifically
+                leads = self.links.get(element_key(e))
+                if leads:
+                    weights = [leads[t] for t in goal_set if t in leads]
+                    row[14] = max(weights, default=0.0)
+                    row[15] = min(1.0, sum(weights) / 2)
+            if toward != (0, 0) and st.clickable:
+                nav = nav_of(e.name or e.description)
+                row[16] = 1.0 if nav and nav == toward[0] else 0.0
+                row[17] = 1.0 if nav and nav == toward[1] else 0.0
+            if first_key is not None and st.clickable:
+                key = key_of(e.name, e.description)
+                row[12] = 1.0 if key is not None and key == continue_key else 0.0
+                row[13] = 1.0 if key is not None and key == first_key else 0.0
             flags.append(row)
         el_tok = np.array(tok_rows, dtype=np.int64).reshape(n, ELEMENT_TOKENS)
         el_seg = np.array(seg_rows, dtype=np.int64).reshape(n, ELEMENT_TOKENS)
@@ -309,6 +351,7 @@ class Featurizer:
             "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
                              int(bool(elements))], dtype=np.int64),
             "app_match": self._app_match(goal_loose),
+            "goal_bins": goal_bins,
         }
         image = obs.screenshot() if (with_image and obs.has_screenshot) else None
         if image is not None:
@@ -395,6 +438,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         "ctx": torch.from_numpy(np.stack([a["ctx"] for a in arrays])),
         "app_match": torch.from_numpy(np.stack([a["app_match"] for a in arrays])),
     }
+    if all("goal_bins" in a for a in arrays):
+        batch["goal_bins"] = torch.from_numpy(np.stack([a["goal_bins"] for a in arrays]))
     if images is not None:
         batch["image"] = torch.from_numpy(images)
     return batch

@@ -39,13 +39,16 @@ _GL_POS[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
 from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
                             SEGMENTS)
 
+_VALUE = [name for name, _ in SEGMENTS].index("value")
+_RID = [name for name, _ in SEGMENTS].index("rid")
+
 
 class HandaConfig(PretrainedConfig):
     model_type = "handa"
 
     def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
-                 pad_token_id: int = 0, lowercase: bool = False, **kwargs):
+                 pad_token_id: int = 0, lowercase: bool = False, links: Optional[dict] = None, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -55,6 +58,7 @@ class HandaConfig(PretrainedConfig):
         self.max_elements = max_elements
         self.apps = list(apps or [])
         self.lowercase = lowercase  # the featurizer reads texts lower-cased (see model.features.TextCache)
+        self.links = dict(links or {})  # where elements lead (model/lexicon.py), read by the featurizer
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -123,14 +127,20 @@ class ElementEncoder(nn.Module):
             fields.append(F.embedding_bag(ids, tok_emb.weight, mode="sum", per_sample_weights=w).view(b, n, d))
         text = self.text(torch.cat(fields, -1))
         # lexical match with the goal: which of the element's tokens occur in the goal, per field
-        exact = (el_tok.unsqueeze(-1) == goal_ids[:, None, None, :]) & goal_mask[:, None, None, :]
-        exact = (exact.any(-1) & tok_mask).to(text.dtype)  # (B, N, L)
+        hits = (el_tok.unsqueeze(-1) == goal_ids[:, None, None, :]) & goal_mask[:, None, None, :]
+        hits = hits & tok_mask.unsqueeze(-1)  # (B, N, L, T)
+        # per goal token: does the screen show it in a label (name, hint, description), a value, an id
+        lo_value, lo_id = SEG_OFFSETS[_VALUE], SEG_OFFSETS[_RID]
+        on_screen = (hits[:, :, :lo_value].flatten(1, 2).any(1).long()
+                     + 2 * hits[:, :, lo_value:lo_id].flatten(1, 2).any(1).long()
+                     + 4 * hits[:, :, lo_id:].flatten(1, 2).any(1).long())  # (B, T) codes 0..7
+        exact = hits.any(-1).to(text.dtype)  # (B, N, L)
         seg_onehot = F.one_hot(el_seg, len(SEGMENTS) + 1)[..., 1:].to(text.dtype)  # (B, N, L, S)
         per_seg = torch.einsum("bnl,bnls->bns", exact, seg_onehot) / seg_onehot.sum(2).clamp(min=1)
         any_exact = exact.amax(-1, keepdim=True)
         match = torch.cat([per_seg, any_exact, el_flags], -1)
         x = text + self.role(el_role) + self.states(el_states) + self.box(el_box) + self.match(match)
-        return self.norm(x), match
+        return self.norm(x), match, on_screen
 
 
 class ScreenEncoder(nn.Module):
@@ -232,6 +242,7 @@ class HandaModel(HandaPreTrainedModel):
         self.tok_emb = nn.Embedding(config.vocab_size, d)
         self.goal_pos = nn.Embedding(config.max_goal_tokens, d)
         self.goal_touched = nn.Embedding(2, d)  # has the episode clicked or typed this goal token yet
+        self.goal_on_screen = nn.Embedding(8, d)  # is this goal token shown in a label / a value / an id
         self.elements = ElementEncoder(d)
         self.screen = ScreenEncoder(d)
         # memory: the last MEMORY_SLOTS actions (verb, what it touched, what it typed, whether it worked)
@@ -257,9 +268,14 @@ class HandaModel(HandaPreTrainedModel):
         self.ptr_match = nn.Linear(ElementEncoder.N_MATCH, len(VERBS))
         self.act_match = nn.Linear(ElementEncoder.N_MATCH, len(EL_VERBS))
         self.app_gain = nn.Parameter(torch.tensor(6.0))  # the goal names an app: a bias toward opening it
-        # word-level votes for the app: the most telling single goal word ("연락처", "brightness"), read from raw
-        # token embeddings so a new wording around a known word still points to its app
-        self.app_words = nn.Linear(d, max(len(config.apps), 1))
+        # votes for the app from the app lexicon (model/lexicon.py: the words each app's screens show, filled
+        # in before training): each goal token votes for the apps that show it, weighted by how specific the
+        # token is and by how much it matters in the goal (a learned weight from its contextual vector)
+        self.register_buffer("app_lexicon", torch.zeros(max(len(config.apps), 1), config.vocab_size))
+        self.app_lexicon_gain = nn.Parameter(torch.tensor([4.0, 1.0]))  # for the strongest vote, for the sum
+        self.app_lexicon_weight = nn.Linear(d, 1)
+        # whole numbers in the goal name slider positions (0..100): a learned push toward that x bin
+        self.number_gain = nn.Parameter(torch.tensor(3.0))
         self.span_lex = nn.Linear(SpanClues.N, 2)
         self.cell_q, self.cell_k = nn.Linear(d, d), nn.Linear(d, d)
         self.cell_offset = nn.Linear(2 * d, 2)
@@ -287,11 +303,12 @@ class HandaModel(HandaPreTrainedModel):
         goal_mask[:, 0] = True  # an empty goal still has one (pad) token to attend to
         b, t = goal_ids.shape
         el_mask = batch["el_mask"]
-        elements, match = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
+        elements, match, on_screen = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
                                         batch["el_states"], batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
         grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
         elements = elements + roi
-        goal = self.tok_emb(goal_ids) + self.goal_pos(torch.arange(t, device=goal_ids.device))
+        goal = (self.tok_emb(goal_ids) + self.goal_pos(torch.arange(t, device=goal_ids.device))
+                + self.goal_on_screen(on_screen))
         if "goal_touched" in batch:
             goal = goal + self.goal_touched(batch["goal_touched"])
         mv = batch["mem_verbs"]
@@ -319,7 +336,8 @@ class HandaModel(HandaPreTrainedModel):
         ctx_cells = F.interpolate(ctx_grid, scale_factor=2, mode="nearest").flatten(2).transpose(1, 2)
         return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
                 "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"],
-                "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids}
+                "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids,
+                "goal_bins": batch.get("goal_bins")}
 
     # ------------------------------------------------------------ heads
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
@@ -352,6 +370,8 @@ class HandaModel(HandaPreTrainedModel):
             chosen = torch.zeros_like(q)
         qe = torch.cat([q, chosen], -1)
         out["xbin"] = self.xbin(qe)
+        if enc.get("goal_bins") is not None:
+            out["xbin"] = out["xbin"] + self.number_gain * enc["goal_bins"]
         out["flags"] = self.flags(qe)
         out["source"] = self.source(q)
         out["transform"] = self.transform(q)
@@ -379,8 +399,11 @@ class HandaModel(HandaPreTrainedModel):
         out["direction"] = self.direction(q)
         out["amount"] = self.amount(q)
         out["key"] = self.key(q)
-        words = self.app_words(self.tok_emb(enc["goal_ids"])).masked_fill(~gm[..., None], -1e4).amax(1)
-        out["app"] = self.app(q) + words
+        lex = self.app_lexicon[:, enc["goal_ids"]].permute(1, 2, 0)  # (B, T, apps)
+        weight = torch.sigmoid(self.app_lexicon_weight(enc["goal"]) + 1.0) * gm[..., None]
+        votes = lex * weight
+        out["app"] = (self.app(q) + self.app_lexicon_gain[0] * votes.amax(1)
+                      + self.app_lexicon_gain[1] * votes.sum(1))
         if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
             out["app"] = out["app"] + self.app_gain * enc["app_match"]
         return out

@@ -29,6 +29,7 @@ from controllers.actions import Click, Direction, ElementTarget, Scroll, System,
 from controllers.policy import HistoryEntry
 from model.codec import CodecError, Target, encode, verb_of
 from model.features import Featurizer, Memory, collate
+from model.lexicon import scan
 from model.policy import Tried
 from model.splits import seen_templates
 
@@ -78,6 +79,7 @@ class TrainConfig:
     d_ff: int = 256
     save_every: int = 500          # also save along the way (rank 0), so a stopped run leaves a checkpoint
     threads: int = 0               # 0: torch's default (one per core, split between ranks)
+    lexicon_seeds: int = 3         # expert episodes per seen template scanned for the app lexicon
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
@@ -254,9 +256,14 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     apps = sorted(PACKAGES.values())
+    # what the seen templates' screens show, per app, and where their elements lead (model/lexicon.py)
+    lexicon, links = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds, lowercase=cfg.lowercase)
     mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
-                       d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase)
+                       d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
+                       links=links)
     model = HandaModel(mcfg)
+    with torch.no_grad():
+        model.app_lexicon.copy_(torch.from_numpy(lexicon))
     model.train()
     net = model
     if world > 1:
@@ -271,7 +278,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
 
     rng = random.Random(cfg.seed * 7919 + rank)
     featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
-                            apps=apps, lowercase=cfg.lowercase)
+                            apps=apps, lowercase=cfg.lowercase, links=links)
     collector = Collector(featurizer, apps, cfg, rng, seen_templates())
     runner = Runner(model, tokenizer)
     buffer: list[tuple[dict, dict]] = []
@@ -359,6 +366,7 @@ def main() -> None:
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size)
     if args.tiny:
         cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff, cfg.samples_per_step, cfg.warmup = 32, 1, 2, 64, 4, 2
+        cfg.lexicon_seeds = 1
     if int(os.environ.get("RANK", "0")) != 0:
         train(args.out, cfg)
         return

@@ -12,5 +12,8 @@ def policy():
 
 
 @pytest.fixture(scope="session")
-def tokenizer(policy):
-    return policy.tokenizer
+def tokenizer():
+    from model.policy import CHECKPOINT
+    from model.tokenizer import load
+
+    return load(CHECKPOINT)

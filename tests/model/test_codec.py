@@ -68,3 +68,21 @@ def test_word_bounds_keep_words_whole(tokenizer):
     assert all(not ok for b, ok in ends(goal) if 16 < b < len(goal))  # nothing may end inside "cloud324"
     # Korean particles attach to the noun: the name alone is a whole word
     assert all(ok for b, ok in ends('강시우에게 "지금 출발해요"라고 보내줘') if b == 3)
+
+
+def test_answers_copied_from_the_screen_are_whole_runs_between_spaces(tokenizer):
+    from controllers.elements import Observation, Rect, ScreenFrame, UIElement
+    from model.codec import VERBS, TEXT_SOURCES
+    from model.features import SEG_OFFSETS, SEGMENTS
+
+    value = [i for i, (name, _) in enumerate(SEGMENTS) if name == "value"][0]
+    obs = Observation(platform="sim", screen=ScreenFrame(width=400, height=800), elements=[
+        UIElement(id=1, role="text", name="Mobile", value="+82 10-9790-2716 (work)",
+                  bounds=Rect(left=0, top=0, right=400, bottom=40))])
+    feats = Featurizer(tokenizer)("Tell me the number", obs, Memory(), with_image=False)
+    tokens = [o for o in feats.element_offsets[0] if o[0] == value]
+    cut = next(k for k, (_, a, b) in enumerate(tokens) if obs.elements[0].value[a:b] == "79")  # inside the number
+    out = {k: 0 for k in Target.__dataclass_fields__}
+    out.update(verb=VERBS.index("answer"), source=TEXT_SOURCES.index("element"), element=0,
+               span_start=SEG_OFFSETS[value], span_end=SEG_OFFSETS[value] + cut)
+    assert decode(out, feats, []).text == "+82 10-9790-2716"

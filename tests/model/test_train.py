@@ -13,7 +13,8 @@ from model.policy import CHECKPOINT
 from model.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(steps=3, batch_size=8, samples_per_step=4, d_model=32, n_layer=1, n_head=2, d_ff=64, warmup=2)
+TINY = dict(steps=3, batch_size=8, samples_per_step=4, d_model=32, n_layer=1, n_head=2, d_ff=64, warmup=2,
+            lexicon_seeds=1)
 
 
 def _with_tokenizer(path: Path) -> Path:

@@ -1,0 +1,137 @@
+"""The app lexicon: which words each app shows, read off the seen templates before training.
+
+A goal seldom says "open com.handa.contacts"; it says "Find Minji and call her" or "turn
+on dark mode". Which app that is, is a fact about the apps' screens, not about the
+templates' wordings: so before training, the experts of the seen templates are played
+for a few seeds (train split only) and every token an app's screens show -- labels,
+hints, descriptions, id words, never typed or user values -- is filed under that app,
+together with the launcher label that opened it and the package's own name. A token
+counts for an app only if it appeared in at least two episodes of it (random
+contents such as a contact's name do not), and weighs 1 / (number of apps showing it),
+so "save" says little and "bluetooth" says settings.
+
+The result is a (apps x vocabulary) matrix, saved with the model as a buffer; the app
+head adds a weighted vote of the goal's tokens from it (see ``HandaModel.heads``). A
+word a learned per-word vote never saw in a goal ("vibrate", only on a held-out
+template) still votes for its app, because the settings screens show it.
+
+The same scan also files *where elements lead* (the link lexicon, like the docs an
+exploring agent writes about each control): the tokens a click or long press on an
+element brought on screen, under the element's key (its app and platform id, or its
+label when it has none). "Turn the volume to 15%" names no row of the settings list, but
+the row that leads to "Media volume" is known; two element flags carry that (see
+``model.features``). Kept: elements met in at least two episodes, and tokens they
+revealed in at least two; each weighs 1 / (elements of its app that lead to it).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+import numpy as np
+
+from model.features import MAX_TEXT_CHARS, TextCache, element_key, id_words, prune
+
+# the element fields filed under an app: labels, hints, descriptions and id words -- not values
+LEXICON_FIELDS = ("name", "hint", "description")
+
+
+def _shown_words(e: Any) -> list[str]:
+    texts = [getattr(e, f) for f in LEXICON_FIELDS]
+    texts.append(id_words(e.attrs.get("resource-id", "")))
+    return [t[:MAX_TEXT_CHARS] for t in texts if t]
+
+
+def scan_apps(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3,
+              lowercase: bool = True) -> np.ndarray:
+    """The (len(apps), vocabulary) app lexicon alone (see ``scan``)."""
+    return scan(tokenizer, apps, templates, seeds, lowercase)[0]
+
+
+def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3, lowercase: bool = True,
+         max_elements: int = 512) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+    """(app lexicon, link lexicon) from playing each template's expert for ``seeds`` seeds.
+
+    The app lexicon is a (len(apps), vocabulary) matrix; the link lexicon maps an element key to
+    {token id (as text, for JSON): weight}. Deterministic: fixed seeds, forms taken in turn. Experts read
+    the sim-only keys; nothing from the held-out split (templates, themes, synonyms) is ever played.
+    """
+    from controllers.actions import Click, LongPress
+    from controllers.sim.controller import SimController
+    from tasks import load_all
+    from tasks.base import make_instance
+    from tasks.expert import ExpertPolicy
+
+    registry = load_all()
+    text = TextCache(tokenizer, lowercase=lowercase)
+    index = {a: i for i, a in enumerate(apps)}
+    episodes: dict[tuple[int, int], set[int]] = defaultdict(set)  # (app, token) -> episodes showing it
+    episode = 0
+    revealed: dict[tuple[str, int], set[int]] = defaultdict(set)  # (element key, token) -> episodes
+    met: dict[str, set[int]] = defaultdict(set)  # element key -> episodes it was clicked in
+
+    def tokens_of(obs: Any) -> set[int]:
+        out: set[int] = set()
+        for e in prune(obs.elements, obs.screen.width, obs.screen.height, max_elements):
+            for ids, _ in text.encode_many(_shown_words(e)):
+                out.update(ids)
+        return out
+
+    def file(app_i: int, strings: list[str]) -> None:
+        for ids, _ in text.encode_many(strings):
+            for t in ids:
+                episodes[(app_i, t)].add(episode)
+
+    for template_id in sorted(templates):
+        template = registry[template_id]
+        for s in range(seeds):
+            episode += 1
+            inst = make_instance(template_id, seed=s, form=template.forms[s % len(template.forms)], split="train")
+            controller = SimController(inst.device)
+            expert = ExpertPolicy(inst)
+            expert.reset(inst.goal)
+            obs = controller.observe()
+            for _ in range(template.steps_hint * 3 + 6):
+                for e in prune(obs.elements, obs.screen.width, obs.screen.height, max_elements):
+                    if e.app in index:
+                        file(index[e.app], _shown_words(e))
+                try:
+                    action = expert.decide(inst.goal, obs, []).action
+                except Exception:  # an expert that cannot go on here: what was seen so far counts
+                    break
+                if action is None or action.type in ("done", "answer", "fail"):
+                    break
+                before = obs
+                controller.execute(action)
+                obs = controller.observe()
+                if isinstance(action, (Click, LongPress)) and getattr(action.target, "id", None) is not None:
+                    clicked = before.element(action.target.id)
+                    if clicked is not None:
+                        key = element_key(clicked)
+                        met[key].add(episode)
+                        for t in tokens_of(obs) - tokens_of(before):
+                            revealed[(key, t)].add(episode)
+                # the launcher (or desktop) label that opened an app names that app
+                if isinstance(action, Click) and obs.app != before.app and obs.app in index:
+                    target = getattr(action.target, "id", None)
+                    element = before.element(target) if target is not None else None
+                    if element is not None:
+                        file(index[obs.app], _shown_words(element))
+    lexicon = np.zeros((len(apps), len(tokenizer)), dtype=np.float32)
+    for (app_i, token), seen in episodes.items():
+        if len(seen) >= 2:
+            lexicon[app_i, token] = 1.0
+    for app_i, package in enumerate(apps):  # the package's own name: "com.handa.contacts" -> contacts
+        for ids, _ in text.encode_many([package.rsplit(".", 1)[-1]]):
+            lexicon[app_i, ids] = 1.0
+    shared = lexicon.sum(0, keepdims=True)
+    lexicon = np.where(lexicon > 0, lexicon / np.maximum(shared, 1.0), 0.0).astype(np.float32)
+    # links: kept when met twice and revealed twice; weight 1 / (keys of the same app leading to the token)
+    kept = [(key, t) for (key, t), eps in revealed.items() if len(eps) >= 2 and len(met[key]) >= 2]
+    leading: dict[tuple[str, int], int] = defaultdict(int)
+    for key, t in kept:
+        leading[(key.split("|", 1)[0], t)] += 1
+    links: dict[str, dict[str, float]] = {}
+    for key, t in sorted(kept):
+        links.setdefault(key, {})[str(t)] = round(1.0 / leading[(key.split("|", 1)[0], t)], 3)
+    return lexicon, links

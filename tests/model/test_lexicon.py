@@ -1,0 +1,140 @@
+"""The app lexicon (words each app shows), the app head's use of it, and the other goal cues of the network."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from controllers.sim.controller import SimController
+from model.features import NUMBER_BINS, Featurizer, Memory, collate
+from model.lexicon import scan, scan_apps
+from model.modeling_handa import HandaConfig, HandaModel
+from model.splits import HELDOUT_TEMPLATES, seen_templates
+from controllers.actions import OpenApp
+from tasks.base import make_instance
+from tasks.expert import PACKAGES
+
+APPS = sorted(PACKAGES.values())
+
+
+@pytest.fixture(scope="module")
+def scanned(tokenizer):
+    return scan(tokenizer, APPS, seen_templates(), seeds=3)  # as training does
+
+
+@pytest.fixture(scope="module")
+def lexicon(scanned):
+    return scanned[0]
+
+
+def _ids(tokenizer, word):
+    return tokenizer.backend_tokenizer.encode(" " + word.lower(), add_special_tokens=False).ids
+
+
+def _apps_of(lexicon, tokenizer, word):
+    ids = _ids(tokenizer, word)
+    assert len(ids) == 1, f"{word!r} is not one token"
+    return {APPS[a].rsplit(".", 1)[-1]: round(float(lexicon[a, ids[0]]), 2) for a in np.nonzero(lexicon[:, ids[0]])[0]}
+
+
+def test_words_land_under_the_apps_that_show_them(lexicon, tokenizer):
+    assert _apps_of(lexicon, tokenizer, "bluetooth") == {"settings": 1.0}  # a held-out task's word, seen on screens
+    assert _apps_of(lexicon, tokenizer, "cart") == {"shop": 1.0}
+    assert _apps_of(lexicon, tokenizer, "연락처") == {"contacts": 1.0}  # the Korean launcher label
+    name = _apps_of(lexicon, tokenizer, "name")
+    assert len(name) >= 3 and all(w == pytest.approx(1 / len(name), abs=0.01) for w in name.values())
+    for package in APPS:  # every app is named by its package's last word
+        assert lexicon[APPS.index(package), _ids(tokenizer, package.rsplit(".", 1)[-1])].min() > 0
+    assert lexicon.shape == (len(APPS), len(tokenizer))
+    assert np.all(lexicon.sum(0) <= 1.0 + 1e-6)  # weights are 1 / (apps showing the token)
+
+
+def test_scan_is_deterministic_and_never_plays_heldout_templates(tokenizer, lexicon, monkeypatch):
+    import tasks.base
+
+    played = []
+    real = tasks.base.make_instance
+
+    def spy(template_id, **kw):
+        played.append((template_id, kw.get("split")))
+        return real(template_id, **kw)
+
+    monkeypatch.setattr(tasks.base, "make_instance", spy)
+    again = scan_apps(tokenizer, APPS, seen_templates(), seeds=3)
+    assert np.array_equal(again, lexicon)
+    assert played and not {t for t, _ in played} & set(HELDOUT_TEMPLATES)
+    assert {s for _, s in played} == {"train"}
+
+
+def _model(tokenizer, lexicon):
+    torch.manual_seed(0)
+    cfg = HandaConfig(vocab_size=len(tokenizer), d_model=32, n_layer=1, n_head=2, d_ff=64, apps=APPS,
+                      pad_token_id=tokenizer.pad_token_id)
+    model = HandaModel(cfg).eval()
+    with torch.no_grad():
+        model.app_lexicon.copy_(torch.from_numpy(lexicon))
+        model.app.weight.zero_()
+        model.app.bias.zero_()
+    return model
+
+
+@pytest.mark.parametrize("goal, app", [("Turn on Bluetooth", "settings"), ("연락처 열어줘", "contacts"),
+                                       ("Put two of these in my cart", "shop")])
+def test_an_untrained_app_head_follows_the_lexicon(tokenizer, lexicon, goal, app):
+    model = _model(tokenizer, lexicon)
+    obs = SimController(form="phone", seed=1, expose_keys=False).observe()
+    feats = Featurizer(tokenizer, apps=APPS)(goal, obs, Memory(), with_image=False)
+    with torch.no_grad():
+        out = model(**collate([feats.arrays], tokenizer.pad_token_id))
+    assert APPS[int(out["app"].argmax(-1))].endswith("." + app)
+
+
+def test_the_lexicon_is_saved_with_the_model(tokenizer, lexicon, tmp_path):
+    model = _model(tokenizer, lexicon)
+    model.save_pretrained(str(tmp_path))
+    loaded = HandaModel.from_pretrained(str(tmp_path))
+    assert torch.equal(loaded.app_lexicon, torch.from_numpy(lexicon))
+
+
+def test_goal_numbers_flag_slider_bins(tokenizer):
+    fz = Featurizer(tokenizer)
+    obs = SimController(form="phone", seed=2, expose_keys=False).observe()
+    bins = fz("Set the brightness to 40% and volume to 7", obs, Memory(), with_image=False).arrays["goal_bins"]
+    assert bins.shape == (NUMBER_BINS,) and set(np.nonzero(bins)[0]) == {7, 40}
+    none = fz("Set it to 3.5 or 250 or 2026-12-02", obs, Memory(), with_image=False).arrays["goal_bins"]
+    assert not none.any()  # decimals, numbers over 100 and dates name no slider position
+
+
+def test_goal_tokens_are_marked_when_the_screen_shows_them(tokenizer, lexicon):
+    model = _model(tokenizer, lexicon)
+    fz = Featurizer(tokenizer, apps=APPS)
+    obs = SimController(form="phone", seed=1, expose_keys=False).observe()
+    shown = next(e.name for e in obs.elements if e.name and e.states.clickable)  # a launcher label
+    feats = fz(f"zqxj {shown}", obs, Memory(), with_image=False)
+    batch = collate([feats.arrays], tokenizer.pad_token_id)
+    b = batch
+    _, _, on_screen = model.elements(model.tok_emb, b["el_tok"], b["el_seg"], b["el_role"], b["el_states"],
+                                     b["el_box"], b["el_flags"], b["goal_ids"], b["goal_ids"] != 0)
+    n_made_up = len(fz.text.encode("zqxj")[0])
+    assert (on_screen[0, :n_made_up] == 0).all()  # a made-up word is on no screen
+    assert (on_screen[0, n_made_up:] & 1).all()  # the label's tokens are shown in a label
+
+
+def test_links_say_where_elements_lead(tokenizer, scanned):
+    _, links = scanned
+    sound = links["com.handa.settings|sound"]
+    assert sound[str(_ids(tokenizer, "volume")[0])] == 1.0  # only the Sound row leads to the volume slider
+    assert all(0 < w <= 1 for leads in links.values() for w in leads.values())
+    # the Sound row is flagged for a goal that names what it leads to, not itself ("volume", not "sound")
+    fz = Featurizer(tokenizer, apps=APPS, links=links)
+    inst = make_instance("settings.volume", seed=1, form="phone", split="heldout")
+    controller = SimController(inst.device, expose_keys=True)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    feats = fz("Turn the volume to 15%", obs, Memory(), with_image=False)
+    flags = feats.arrays["el_flags"]
+    keys = [e.attrs.get("sim-key") for e in feats.elements]
+    assert flags[keys.index("settings:sound"), 14] == 1.0
+    assert flags[:, 14].argmax() == keys.index("settings:sound")
+    plain = Featurizer(tokenizer, apps=APPS)("Turn the volume to 15%", obs, Memory(), with_image=False)
+    assert not plain.arrays["el_flags"][:, 14:16].any()  # no links, no flags
