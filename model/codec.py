@@ -97,8 +97,18 @@ def _goal_span(text: str, feats: Features) -> Optional[tuple[int, int, int]]:
     return None
 
 
+def _whole_runs(field: str, wanted: str):
+    """Where ``wanted`` occurs in ``field`` as a whole run between spaces (as decoding copies answers)."""
+    at = field.find(wanted)
+    while at >= 0:
+        end = at + len(wanted)
+        if (at == 0 or field[at - 1].isspace()) and (end == len(field) or field[end].isspace()):
+            yield at
+        at = field.find(wanted, at + 1)
+
+
 def _element_span(text: str, feats: Features) -> Optional[tuple[int, int, int]]:
-    """(element index, start token, end token) of an element text span equal to ``text``."""
+    """(element index, start token, end token) of an element text span equal to ``text``, a whole run."""
     wanted = _norm(text).strip()
     if not wanted:
         return None
@@ -106,7 +116,7 @@ def _element_span(text: str, feats: Features) -> Optional[tuple[int, int, int]]:
         offs = feats.element_offsets[i]
         for s, text in enumerate(element_fields(e)[:SHOWN_SEGMENTS]):
             field = _norm(text)
-            at = field.find(wanted)
+            at = next(_whole_runs(field, wanted), -1)  # "1" is no answer copied out of "1월 25일"
             if at < 0:
                 continue
             end = at + len(wanted)

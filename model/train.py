@@ -79,7 +79,7 @@ class TrainConfig:
     d_ff: int = 256
     save_every: int = 500          # also save along the way (rank 0), so a stopped run leaves a checkpoint
     threads: int = 0               # 0: torch's default (one per core, split between ranks)
-    lexicon_seeds: int = 3         # expert episodes per seen template scanned for the app lexicon
+    lexicon_seeds: int = 3         # expert episodes per seen template scanned for the lexicons
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
