@@ -215,7 +215,8 @@ class Featurizer:
     """Turns (goal, observation, memory) into arrays for ``HandaModel``."""
 
     def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64, apps: tuple = (),
-                 lowercase: bool = True, links: Optional[dict[str, dict[str, float]]] = None):
+                 lowercase: bool = True, links: Optional[dict[str, dict[str, float]]] = None,
+                 lexicon: Optional[np.ndarray] = None):
         self.tokenizer = tokenizer
         self.text = TextCache(tokenizer, lowercase=lowercase)
         self.max_elements = max_elements
@@ -226,6 +227,9 @@ class Featurizer:
         self.field_cache: dict[tuple[str, int], tuple] = {}
         # where elements lead (model/lexicon.py): element key -> {token id: weight}
         self.links = {key: {int(t): w for t, w in tokens.items()} for key, tokens in (links or {}).items()}
+        # the app lexicon (apps x vocabulary, model/lexicon.py): is the app in front the one the goal is about
+        self.lexicon = lexicon if lexicon is not None and len(self.apps) == len(lexicon) else None
+        self.goal_apps: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------ goal
     def _goal(self, goal: str):
@@ -349,7 +353,7 @@ class Featurizer:
             "mem_ok": self._pad_list(memory.ok, MEMORY_SLOTS, 0),
             "goal_touched": np.array([t in memory.touched for t in goal_ids.tolist()], dtype=np.int64),
             "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
-                             int(bool(elements))], dtype=np.int64),
+                             int(bool(elements)), self._in_goal_app(goal, goal_ids, obs.app)], dtype=np.int64),
             "app_match": self._app_match(goal_loose),
             "goal_bins": goal_bins,
         }
@@ -357,6 +361,23 @@ class Featurizer:
         if image is not None:
             arrays["image"] = image_array(image)
         return Features(arrays, goal, goal_offsets, elements, offsets_out, (width, height))
+
+    def _in_goal_app(self, goal: str, goal_ids: np.ndarray, foreground: str) -> int:
+        """0: the app in front is (one of) the goal's likeliest by the app lexicon; 1: another app is;
+        2: the lexicon says nothing (no lexicon, or no goal word any app shows)."""
+        if self.lexicon is None:
+            return 2
+        best = self.goal_apps.get(goal)
+        if best is None:
+            votes = self.lexicon[:, goal_ids].sum(1)
+            top = float(votes.max()) if votes.size else 0.0
+            best = frozenset(a for a, v in zip(self.apps, votes) if top > 0 and v >= top - 1e-6)
+            if len(self.goal_apps) > 1000:
+                self.goal_apps.clear()
+            self.goal_apps[goal] = best
+        if not best:
+            return 2
+        return 0 if foreground in best else 1
 
     def _app_match(self, goal_loose: str) -> np.ndarray:
         """Per app the model can open: whether the goal names it (its package's last word, plural-blind)."""

@@ -133,7 +133,8 @@ class Runner:
         self.tokenizer = tokenizer
         self.featurizer = Featurizer(tokenizer, max_elements=model.config.max_elements,
                                      max_goal_tokens=model.config.max_goal_tokens, apps=model.config.apps,
-                                     lowercase=model.config.lowercase, links=getattr(model.config, "links", None))
+                                     lowercase=model.config.lowercase, links=getattr(model.config, "links", None),
+                                     lexicon=model.app_lexicon.detach().cpu().numpy())
         self.apps = list(model.config.apps)
 
     @torch.inference_mode()

@@ -55,7 +55,7 @@ def augment_goal(goal: str, rng: random.Random, rate: float) -> str:
 
 @dataclass
 class TrainConfig:
-    steps: int = 2900
+    steps: int = 3600
     batch_size: int = 48           # global: split across ranks under torchrun
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -79,7 +79,7 @@ class TrainConfig:
     d_ff: int = 256
     save_every: int = 500          # also save along the way (rank 0), so a stopped run leaves a checkpoint
     threads: int = 0               # 0: torch's default (one per core, split between ranks)
-    lexicon_seeds: int = 3         # expert episodes per seen template scanned for the lexicons
+    lexicon_seeds: int = 4         # expert episodes per seen template scanned for the lexicons (seed 3 hides ids)
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
@@ -278,7 +278,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
 
     rng = random.Random(cfg.seed * 7919 + rank)
     featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
-                            apps=apps, lowercase=cfg.lowercase, links=links)
+                            apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon)
     collector = Collector(featurizer, apps, cfg, rng, seen_templates())
     runner = Runner(model, tokenizer)
     buffer: list[tuple[dict, dict]] = []

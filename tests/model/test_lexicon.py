@@ -138,3 +138,17 @@ def test_links_say_where_elements_lead(tokenizer, scanned):
     assert flags[:, 14].argmax() == keys.index("settings:sound")
     plain = Featurizer(tokenizer, apps=APPS)("Turn the volume to 15%", obs, Memory(), with_image=False)
     assert not plain.arrays["el_flags"][:, 14:16].any()  # no links, no flags
+
+
+def test_context_says_whether_the_app_in_front_is_the_goals(tokenizer, lexicon):
+    from controllers.actions import OpenApp
+
+    fz = Featurizer(tokenizer, apps=APPS, lexicon=lexicon)
+    controller = SimController(form="phone", seed=1, expose_keys=False)
+    goal = "Please turn Bluetooth off"
+    assert fz(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 1  # the launcher
+    controller.execute(OpenApp(app="com.handa.settings"))
+    assert fz(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 0
+    controller.execute(OpenApp(app="com.handa.shop"))
+    assert fz(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 1
+    assert Featurizer(tokenizer, apps=APPS)(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 2
