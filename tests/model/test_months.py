@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.sim.controller import SimController
 from model.features import Featurizer, Memory
 from model.months import direction, goal_months, nav_of, shown_month
-from tasks.base import make_instance
-from tasks.expert import ExpertPolicy
+from tests.model.expert_walk import expert_clicks
 
 
 @pytest.mark.parametrize("goal, months", [
@@ -36,29 +34,15 @@ def test_shown_month_and_the_nearer_way_round():
 def test_the_flags_mark_the_arrow_the_expert_presses(tokenizer, template):
     fz = Featurizer(tokenizer)
     checked = 0
-    for seed in range(6):
-        for split in ("train", "heldout"):
-            inst = make_instance(template, seed=seed, split=split)
-            controller = SimController(inst.device)
-            expert = ExpertPolicy(inst)
-            expert.reset(inst.goal)
-            for _ in range(40):
-                obs = controller.observe()
-                action = expert.decide(inst.goal, obs, []).action
-                if action.type in ("done", "answer"):
-                    break
-                target = getattr(action, "target", None)
-                element = obs.element(target.id) if getattr(target, "kind", None) == "element" else None
-                key = element.attrs.get("sim-key", "") if element is not None else ""
-                if key.endswith((":prev", ":next")):
-                    feats = fz(inst.goal, obs, Memory(), with_image=False)
-                    flags = feats.arrays["el_flags"]
-                    row = [e.id for e in feats.elements].index(element.id)
-                    assert flags[row, 16] == 1 or flags[row, 17] == 1, (inst.goal, key)
-                    other = [e.id for e in feats.elements].index(
-                        next(e.id for e in obs.elements if e.attrs.get("sim-key") == key.rsplit(":", 1)[0]
-                             + (":next" if key.endswith(":prev") else ":prev")))
-                    assert not (flags[other, 16] == 1 and flags[row, 16] == 0), (inst.goal, key)
-                    checked += 1
-                controller.execute(action)
+    for inst, obs, element, key in expert_clicks(template):
+        if key.endswith((":prev", ":next")):
+            feats = fz(inst.goal, obs, Memory(), with_image=False)
+            flags = feats.arrays["el_flags"]
+            ids = [e.id for e in feats.elements]
+            row = ids.index(element.id)
+            assert flags[row, 16] == 1 or flags[row, 17] == 1, (inst.goal, key)
+            opposite = key.rsplit(":", 1)[0] + (":next" if key.endswith(":prev") else ":prev")
+            other = ids.index(next(e.id for e in obs.elements if e.attrs.get("sim-key") == opposite))
+            assert not (flags[other, 16] == 1 and flags[row, 16] == 0), (inst.goal, key)
+            checked += 1
     assert checked >= 5
