@@ -49,6 +49,7 @@ MEMORY_SLOTS = 4
 MEMORY_TOKENS = 8
 TOUCHED_IDS = 256  # distinct token ids the episode has clicked or typed, remembered for goal coverage
 MAX_TEXT_CHARS = 200  # longer strings are cut before tokenizing (the model reads a prefix)
+MAX_GOAL_CHARS = 2000  # the same for the goal (its tokens and every cue read from it)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _WORD = re.compile(r"\w+")
 _PREFIX = 5  # a goal word and an element word that share this many leading letters are "alike" (Vibrate/Vibration)
@@ -235,7 +236,7 @@ class Featurizer:
     def _goal(self, goal: str):
         hit = self.goal_cache.get(goal)
         if hit is None:
-            ids, offsets = self.text.encode(goal[:2000])
+            ids, offsets = self.text.encode(goal)
             ids, offsets = ids[: self.max_goal_tokens] or [self.pad], offsets[: self.max_goal_tokens] or [(0, 0)]
             fold = goal.casefold()
             bins = np.zeros(NUMBER_BINS, dtype=np.float32)
@@ -268,6 +269,7 @@ class Featurizer:
     def __call__(self, goal: str, obs: Observation, memory: Memory, with_image: bool = True) -> Features:
         width, height = obs.screen.width, obs.screen.height
         elements = prune(obs.elements, width, height, self.max_elements)
+        goal = goal[:MAX_GOAL_CHARS]
         goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes, goal_bins = self._goal(goal)
         n = len(elements)
         tok_rows, seg_rows, offsets_out = [], [], []

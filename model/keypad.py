@@ -19,6 +19,8 @@ import re
 from functools import lru_cache
 from typing import Optional
 
+from controllers.sim.apps.calculator import canon  # one spelling of arithmetic: * / -, no spaces
+
 # the key names a sequence uses; labels that stand for each on a keypad
 KEY_LABELS = {
     "dot": (".",), "add": ("+",), "sub": ("-", "–", "−"), "mul": ("×", "*", "x"), "div": ("÷", "/"),
@@ -34,12 +36,6 @@ _EXPR = re.compile(rf"(?<![\w.]){_NUM}(?:\s*[-+*/]\s*{_NUM})+")
 _NUM_AT = re.compile(rf"\s*({_NUM})")
 _OP_AT = re.compile(r"\s*([-+*/])")
 _ADD = re.compile(rf"\badd\s+({_NUM})\s+and\s+({_NUM})")
-
-
-def canon(text: str) -> str:
-    """One spelling of an arithmetic text: * / - for the operators, no spaces."""
-    out = text.replace("×", "*").replace("x", "*").replace("÷", "/").replace("–", "-").replace("−", "-")
-    return "".join(out.split())
 
 
 @lru_cache(maxsize=4096)

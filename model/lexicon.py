@@ -30,22 +30,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from model.features import MAX_TEXT_CHARS, TextCache, element_key, id_words, prune
+from model.features import MAX_TEXT_CHARS, SEGMENTS, TextCache, element_fields, element_key, prune
 
 # the element fields filed under an app: labels, hints, descriptions and id words -- not values
-LEXICON_FIELDS = ("name", "hint", "description")
+_VALUE = [name for name, _ in SEGMENTS].index("value")
 
 
 def _shown_words(e: Any) -> list[str]:
-    texts = [getattr(e, f) for f in LEXICON_FIELDS]
-    texts.append(id_words(e.attrs.get("resource-id", "")))
-    return [t[:MAX_TEXT_CHARS] for t in texts if t]
-
-
-def scan_apps(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3,
-              lowercase: bool = True) -> np.ndarray:
-    """The (len(apps), vocabulary) app lexicon alone (see ``scan``)."""
-    return scan(tokenizer, apps, templates, seeds, lowercase)[0]
+    return [t[:MAX_TEXT_CHARS] for i, t in enumerate(element_fields(e)) if t and i != _VALUE]
 
 
 def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3, lowercase: bool = True,
