@@ -26,6 +26,8 @@ from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
 from model.keypad import key_of, next_keys
 from model.months import direction, goal_months, nav_of, shown_month
+from model.polarity import wish
+from model.quotes import token_groups
 
 ROLES = [r.value for r in Role]
 ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
@@ -41,7 +43,7 @@ for _name, _n in SEGMENTS:
 ELEMENT_TOKENS = _o
 N_STATES = 11
 N_BOX = 9
-N_TEXTFLAGS = 18  # see Featurizer.__call__: exact, loose, alike, numeric, keypad, link and month cues
+N_TEXTFLAGS = 22  # see Featurizer.__call__: exact, loose, alike, numeric, keypad, link, month, wish and name cues
 IMAGE_SIZE = 64
 NUMBER_BINS = 101  # whole numbers 0..100 in the goal, one flag each (slider positions; = codec.X_BINS)
 _WHOLE = re.compile(r"(?<![\d.\-])\d{1,3}(?![\d.])")
@@ -217,7 +219,7 @@ class Featurizer:
 
     def __init__(self, tokenizer: Any, max_elements: int = 512, max_goal_tokens: int = 64, apps: tuple = (),
                  lowercase: bool = True, links: Optional[dict[str, dict[str, float]]] = None,
-                 lexicon: Optional[np.ndarray] = None):
+                 lexicon: Optional[np.ndarray] = None, names: Optional[dict[str, dict[str, float]]] = None):
         self.tokenizer = tokenizer
         self.text = TextCache(tokenizer, lowercase=lowercase)
         self.max_elements = max_elements
@@ -228,6 +230,8 @@ class Featurizer:
         self.field_cache: dict[tuple[str, int], tuple] = {}
         # where elements lead (model/lexicon.py): element key -> {token id: weight}
         self.links = {key: {int(t): w for t, w in tokens.items()} for key, tokens in (links or {}).items()}
+        # what elements were called across seeds (model/lexicon.py): element key -> {token id: weight}
+        self.names = {key: {int(t): w for t, w in tokens.items()} for key, tokens in (names or {}).items()}
         # the app lexicon (apps x vocabulary, model/lexicon.py): is the app in front the one the goal is about
         self.lexicon = lexicon if lexicon is not None and len(self.apps) == len(lexicon) else None
         self.goal_apps: dict[str, frozenset[str]] = {}
@@ -243,8 +247,9 @@ class Featurizer:
             for m in _WHOLE.finditer(goal):
                 if int(m.group()) < NUMBER_BINS:
                     bins[int(m.group())] = 1.0
+            quote = np.array(token_groups(goal, offsets), dtype=np.int64)
             hit = (np.array(ids, dtype=np.int64), offsets, fold, _first_number(goal), loose(goal), _prefixes(goal),
-                   bins)
+                   bins, quote)
             if len(self.goal_cache) > 1000:
                 self.goal_cache.clear()
             self.goal_cache[goal] = hit
@@ -270,7 +275,7 @@ class Featurizer:
         width, height = obs.screen.width, obs.screen.height
         elements = prune(obs.elements, width, height, self.max_elements)
         goal = goal[:MAX_GOAL_CHARS]
-        goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes, goal_bins = self._goal(goal)
+        goal_ids, goal_offsets, goal_fold, goal_num, goal_loose, goal_prefixes, goal_bins, goal_quote = self._goal(goal)
         n = len(elements)
         tok_rows, seg_rows, offsets_out = [], [], []
         roles, states, boxes, flags = [], [], [], []
@@ -286,7 +291,8 @@ class Featurizer:
             shown = next((m for e in elements if not e.states.clickable
                           for m in [shown_month(e.name, e.value)] if m is not None), None)
             toward = (direction(months[0], shown), direction(months[-1], shown))
-        goal_set = set(goal_ids.tolist()) if self.links else ()
+        goal_set = set(goal_ids.tolist()) if (self.links or self.names) else ()
+        wanted = wish(goal)  # the goal's wish for a switch or a box (model/polarity.py)
         for e in elements:
             fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
@@ -330,6 +336,15 @@ class Featurizer:
                     weights = [leads[t] for t in goal_set if t in leads]
                     row[14] = max(weights, default=0.0)
                     row[15] = min(1.0, sum(weights) / 2)
+            if wanted is not None and st.checked is not None:  # already as the goal wants it, or the opposite
+                row[18] = 1.0 if st.checked == wanted else 0.0
+                row[19] = 1.0 - row[18]
+            if self.names:  # the goal calls this element by a name it wore on another seed
+                called = self.names.get(element_key(e))
+                if called:
+                    weights = [called[t] for t in goal_set if t in called]
+                    row[20] = max(weights, default=0.0)
+                    row[21] = min(1.0, sum(weights) / 2)
             if toward != (0, 0) and st.clickable:
                 nav = nav_of(e.name or e.description)
                 row[16] = 1.0 if nav and nav == toward[0] else 0.0
@@ -358,6 +373,7 @@ class Featurizer:
                              int(bool(elements)), self._in_goal_app(goal, goal_ids, obs.app)], dtype=np.int64),
             "app_match": self._app_match(goal_loose),
             "goal_bins": goal_bins,
+            "goal_quote": goal_quote,
         }
         image = obs.screenshot() if (with_image and obs.has_screenshot) else None
         if image is not None:
@@ -427,6 +443,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
     t = max(a["goal_ids"].shape[0] for a in arrays)
     goal = np.full((b, t), pad, dtype=np.int64)
     touched = np.zeros((b, t), dtype=np.int64)
+    quote = np.zeros((b, t), dtype=np.int64)
     el_tok = np.full((b, n, ELEMENT_TOKENS), pad, dtype=np.int64)
     el_seg = np.zeros((b, n, ELEMENT_TOKENS), dtype=np.int64)
     el_role = np.zeros((b, n), dtype=np.int64)
@@ -442,6 +459,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         k = a["el_tok"].shape[0]
         goal[i, : a["goal_ids"].shape[0]] = a["goal_ids"]
         touched[i, : a["goal_ids"].shape[0]] = a["goal_touched"]
+        if "goal_quote" in a:
+            quote[i, : a["goal_ids"].shape[0]] = a["goal_quote"]
         el_tok[i, :k], el_seg[i, :k], el_role[i, :k] = a["el_tok"], a["el_seg"], a["el_role"]
         el_states[i, :k], el_box[i, :k], el_flags[i, :k] = a["el_states"], a["el_box"], a["el_flags"]
         el_mask[i, :k] = True
@@ -450,15 +469,16 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
             has_image[i] = True
     batch = {
         "goal_ids": torch.from_numpy(goal), "goal_touched": torch.from_numpy(touched),
+        "goal_quote": torch.from_numpy(quote),
         "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
         "el_role": torch.from_numpy(el_role), "el_states": torch.from_numpy(el_states),
         "el_box": torch.from_numpy(el_box), "el_flags": torch.from_numpy(el_flags),
         "el_mask": torch.from_numpy(el_mask), "has_image": torch.from_numpy(has_image),
-        "mem_verbs": torch.from_numpy(np.stack([a["mem_verbs"] for a in arrays])),
-        "mem_text": torch.from_numpy(np.stack([a["mem_text"] for a in arrays])),
-        "mem_typed": torch.from_numpy(np.stack([a["mem_typed"] for a in arrays])),
-        "mem_ok": torch.from_numpy(np.stack([a["mem_ok"] for a in arrays])),
-        "ctx": torch.from_numpy(np.stack([a["ctx"] for a in arrays])),
+        "mem_verbs": torch.from_numpy(np.stack([a["mem_verbs"] for a in arrays]).astype(np.int64)),
+        "mem_text": torch.from_numpy(np.stack([a["mem_text"] for a in arrays]).astype(np.int64)),
+        "mem_typed": torch.from_numpy(np.stack([a["mem_typed"] for a in arrays]).astype(np.int64)),
+        "mem_ok": torch.from_numpy(np.stack([a["mem_ok"] for a in arrays]).astype(np.int64)),
+        "ctx": torch.from_numpy(np.stack([a["ctx"] for a in arrays]).astype(np.int64)),
         "app_match": torch.from_numpy(np.stack([a["app_match"] for a in arrays])),
     }
     if all("goal_bins" in a for a in arrays):

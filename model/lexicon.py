@@ -22,6 +22,14 @@ label when it has none). "Turn the volume to 15%" names no row of the settings l
 the row that leads to "Media volume" is known; two element flags carry that (see
 ``model.features``). Kept: elements met in at least two episodes, and tokens they
 revealed in at least two; each weighs 1 / (elements of its app that lead to it).
+
+And it files *what elements are called* (the name lexicon): every label an element with a
+platform id wore across the scanned seeds. The sim draws labels from synonyms, so the
+Bluetooth row was seen as "Bluetooth" and as "BT": a goal that says "BT" still names that
+row when it reads "블루투스" today. Kept: ids shown on at least two device seeds that wore
+at most ``MAX_NAMES`` distinct labels (rows of user content, whose labels are names and
+dates, wear many), and of those the labels worn on at least two seeds (a contact row's id
+wears a new name on each seed); each token weighs 1 / (ids of its app that wore it).
 """
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ from model.features import MAX_TEXT_CHARS, SEGMENTS, TextCache, element_fields, 
 
 # the element fields filed under an app: labels, hints, descriptions and id words -- not values
 _VALUE = [name for name, _ in SEGMENTS].index("value")
+MAX_NAMES = 4  # an id that wore more distinct labels than this shows content, not a fixed control
 
 
 def _shown_words(e: Any) -> list[str]:
@@ -41,11 +50,11 @@ def _shown_words(e: Any) -> list[str]:
 
 
 def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3, lowercase: bool = True,
-         max_elements: int = 512) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
-    """(app lexicon, link lexicon) from playing each template's expert for ``seeds`` seeds.
+         max_elements: int = 512) -> tuple[np.ndarray, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(app lexicon, link lexicon, name lexicon) from playing each template's expert for ``seeds`` seeds.
 
-    The app lexicon is a (len(apps), vocabulary) matrix; the link lexicon maps an element key to
-    {token id (as text, for JSON): weight}. Deterministic: fixed seeds, forms taken in turn. Experts read
+    The app lexicon is a (len(apps), vocabulary) matrix; the link and name lexicons map an element key
+    to {token id (as text, for JSON): weight}. Deterministic: fixed seeds, forms taken in turn. Experts read
     the sim-only keys; nothing from the held-out split (templates, themes, synonyms) is ever played.
     """
     from controllers.actions import Click, LongPress
@@ -61,6 +70,10 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     episode = 0
     revealed: dict[tuple[str, int], set[int]] = defaultdict(set)  # (element key, token) -> episodes
     met: dict[str, set[int]] = defaultdict(set)  # element key -> episodes it was clicked in
+    # id key -> label -> device seeds it wore it on (a seed fixes a device's words and contents, whatever
+    # the template), and id key -> seeds showing it
+    labels: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    worn: dict[str, set[int]] = defaultdict(set)
 
     def tokens_of(obs: Any) -> set[int]:
         out: set[int] = set()
@@ -87,6 +100,10 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                 for e in prune(obs.elements, obs.screen.width, obs.screen.height, max_elements):
                     if e.app in index:
                         file(index[e.app], _shown_words(e))
+                    key, label = element_key(e), (e.name or e.description or e.hint)[:MAX_TEXT_CHARS]
+                    if label and "|~" not in key:
+                        labels[key][label].add(s)
+                        worn[key].add(s)
                 try:
                     action = expert.decide(inst.goal, obs, []).action
                 except Exception:  # an expert that cannot go on here: what was seen so far counts
@@ -126,4 +143,20 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     links: dict[str, dict[str, float]] = {}
     for key, t in sorted(kept):
         links.setdefault(key, {})[str(t)] = round(1.0 / leading[(key.split("|", 1)[0], t)], 3)
-    return lexicon, links
+    return lexicon, links, _names(text, labels, worn)
+
+
+def _names(text: TextCache, labels: dict[str, dict[str, set[int]]],
+           worn: dict[str, set[int]]) -> dict[str, dict[str, float]]:
+    """The name lexicon: id key -> {token: 1 / (ids of the same app that wore the token)}."""
+    tokens: dict[str, set[int]] = {}
+    for key in sorted(labels):
+        recurring = sorted(label for label, seeds in labels[key].items() if len(seeds) >= 2)
+        if len(worn[key]) >= 2 and len(labels[key]) <= MAX_NAMES and recurring:
+            tokens[key] = {t for ids, _ in text.encode_many(recurring) for t in ids}
+    sharing: dict[tuple[str, int], int] = defaultdict(int)
+    for key, ids in tokens.items():
+        for t in ids:
+            sharing[(key.split("|", 1)[0], t)] += 1
+    return {key: {str(t): round(1.0 / sharing[(key.split("|", 1)[0], t)], 3) for t in sorted(ids)}
+            for key, ids in tokens.items()}

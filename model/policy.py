@@ -13,21 +13,30 @@ from controllers.elements import Observation
 from controllers.policy import Decision, HistoryEntry
 from model.codec import KEYS, CodecError, decode, verb_of, word_bounds
 from model.features import SEG_OFFSETS, Featurizer, Features, Memory, collate, element_fields
+from model.quotes import segments, token_groups
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 MAX_SPAN = 48
 
 
 def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int = MAX_SPAN,
-              bounds: Optional[tuple[list[bool], list[bool]]] = None) -> tuple[int, int]:
+              bounds: Optional[tuple[list[bool], list[bool]]] = None,
+              runs: Optional[list[int]] = None) -> tuple[int, int]:
     """The (s, e) with s <= e < s + max_len maximizing start[s] + end[e].
 
-    ``bounds`` (per token: may a span start / end here) keeps whole words whenever some span allows it.
+    ``runs`` (per token: its quote run, ``model.quotes.segments``) keeps a span inside one quoted part or
+    outside all of them; ``bounds`` (per token: may a span start / end here) keeps whole words. Each applies
+    whenever some span allows it.
     """
     t = start.shape[0]
     scores = start[:, None] + end[None, :]
     i = torch.arange(t)
     valid = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_len)
+    if runs is not None and len(runs) == t:
+        r = torch.tensor(runs)
+        inside = valid & (r[:, None] == r[None, :])
+        if bool(inside.any()):
+            valid = inside
     if bounds is not None and len(bounds[0]) == t:
         whole = valid & torch.tensor(bounds[0])[:, None] & torch.tensor(bounds[1])[None, :]
         if bool(whole.any()):
@@ -55,9 +64,9 @@ def _element_bounds(feats: Features, element: int, width: int) -> Optional[tuple
 
 
 @lru_cache(maxsize=256)
-def _goal_bounds(goal: str, offsets: tuple) -> tuple[list[bool], list[bool]]:
-    """Word bounds of the goal's tokens: the goal stays the same all episode, so once per goal."""
-    return word_bounds(goal, offsets)
+def _goal_bounds(goal: str, offsets: tuple) -> tuple[list[bool], list[bool], list[int]]:
+    """Word bounds and quote runs of the goal's tokens: the goal stays the same all episode, so once per goal."""
+    return (*word_bounds(goal, offsets), segments(token_groups(goal, offsets)))
 
 
 def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features] = None) -> dict[str, Any]:
@@ -79,13 +88,15 @@ def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features]
         picked["span_start"], picked["span_end"] = best_span(out["el_span_start"][row], out["el_span_end"][row],
                                                              bounds=bounds)
     else:
-        bounds = None
+        bounds, runs = None, None
         if feats is not None:
-            s_ok, e_ok = _goal_bounds(feats.goal, tuple(feats.goal_offsets))
+            s_ok, e_ok, runs = _goal_bounds(feats.goal, tuple(feats.goal_offsets))
             width = out["span_start"].shape[1]
-            bounds = (s_ok + [False] * (width - len(s_ok)), e_ok + [False] * (width - len(e_ok)))
+            pad = width - len(s_ok)
+            bounds = (s_ok + [False] * pad, e_ok + [False] * pad)
+            runs = runs + [-1] * pad  # padding: a run of its own, never joined to the goal's last
         picked["span_start"], picked["span_end"] = best_span(out["span_start"][row], out["span_end"][row],
-                                                             bounds=bounds)
+                                                             bounds=bounds, runs=runs)
     picked["confidence"] = float(out["confidence"][row])
     return picked
 
@@ -134,7 +145,8 @@ class Runner:
         self.featurizer = Featurizer(tokenizer, max_elements=model.config.max_elements,
                                      max_goal_tokens=model.config.max_goal_tokens, apps=model.config.apps,
                                      lowercase=model.config.lowercase, links=getattr(model.config, "links", None),
-                                     lexicon=model.app_lexicon.detach().cpu().numpy())
+                                     lexicon=model.app_lexicon.detach().cpu().numpy(),
+                                     names=getattr(model.config, "names", None))
         self.apps = list(model.config.apps)
 
     @torch.inference_mode()

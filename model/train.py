@@ -55,7 +55,7 @@ def augment_goal(goal: str, rng: random.Random, rate: float) -> str:
 
 @dataclass
 class TrainConfig:
-    steps: int = 3600
+    steps: int = 4200
     batch_size: int = 48           # global: split across ranks under torchrun
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -79,7 +79,7 @@ class TrainConfig:
     d_ff: int = 256
     save_every: int = 500          # also save along the way (rank 0), so a stopped run leaves a checkpoint
     threads: int = 0               # 0: torch's default (one per core, split between ranks)
-    lexicon_seeds: int = 4         # expert episodes per seen template scanned for the lexicons (seed 3 hides ids)
+    lexicon_seeds: int = 12        # expert episodes per seen template scanned for the lexicons (seeds 3, 7, 11 hide ids)
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
@@ -219,6 +219,17 @@ class Collector:
         return out
 
 
+def compact(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A buffered sample's integer arrays as int16 where the values fit (token ids, segments, roles): the
+    buffer holds tens of thousands of samples. ``collate`` widens them again."""
+    out = {}
+    for key, a in arrays.items():
+        if a.dtype == np.int64 and (a.size == 0 or (int(a.min()) >= -32768 and int(a.max()) <= 32767)):
+            a = a.astype(np.int16)
+        out[key] = a
+    return out
+
+
 def _labels(targets: list[dict]) -> dict[str, torch.Tensor]:
     out = {}
     for key in Target.__dataclass_fields__:
@@ -257,10 +268,11 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     apps = sorted(PACKAGES.values())
     # what the seen templates' screens show, per app, and where their elements lead (model/lexicon.py)
-    lexicon, links = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds, lowercase=cfg.lowercase)
+    lexicon, links, names = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds,
+                                 lowercase=cfg.lowercase)
     mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                        d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
-                       links=links)
+                       links=links, names=names)
     model = HandaModel(mcfg)
     with torch.no_grad():
         model.app_lexicon.copy_(torch.from_numpy(lexicon))
@@ -278,7 +290,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
 
     rng = random.Random(cfg.seed * 7919 + rank)
     featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
-                            apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon)
+                            apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon, names=names)
     collector = Collector(featurizer, apps, cfg, rng, seen_templates())
     runner = Runner(model, tokenizer)
     buffer: list[tuple[dict, dict]] = []
@@ -287,6 +299,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     def add(samples):
         nonlocal cursor
         for s in samples:
+            s = (compact(s[0]), s[1])
             if len(buffer) < cfg.buffer:
                 buffer.append(s)
             else:

@@ -10,6 +10,7 @@ from model.features import NUMBER_BINS, Featurizer, Memory, collate
 from model.lexicon import scan
 from model.modeling_handa import HandaConfig, HandaModel
 from model.splits import HELDOUT_TEMPLATES, seen_templates
+from model.train import TrainConfig
 from controllers.actions import OpenApp
 from tasks.base import make_instance
 from tasks.expert import PACKAGES
@@ -19,7 +20,7 @@ APPS = sorted(PACKAGES.values())
 
 @pytest.fixture(scope="module")
 def scanned(tokenizer):
-    return scan(tokenizer, APPS, seen_templates(), seeds=3)  # as training does
+    return scan(tokenizer, APPS, seen_templates(), seeds=TrainConfig.lexicon_seeds)  # as training does
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_scan_is_deterministic_and_never_plays_heldout_templates(tokenizer, lexi
         return real(template_id, **kw)
 
     monkeypatch.setattr(tasks.base, "make_instance", spy)
-    again = scan(tokenizer, APPS, seen_templates(), seeds=3)[0]
+    again = scan(tokenizer, APPS, seen_templates(), seeds=TrainConfig.lexicon_seeds)[0]
     assert np.array_equal(again, lexicon)
     assert played and not {t for t, _ in played} & set(HELDOUT_TEMPLATES)
     assert {s for _, s in played} == {"train"}
@@ -121,7 +122,7 @@ def test_goal_tokens_are_marked_when_the_screen_shows_them(tokenizer, lexicon):
 
 
 def test_links_say_where_elements_lead(tokenizer, scanned):
-    _, links = scanned
+    _, links, _ = scanned
     sound = links["com.handa.settings|sound"]
     assert sound[str(_ids(tokenizer, "volume")[0])] == 1.0  # only the Sound row leads to the volume slider
     assert all(0 < w <= 1 for leads in links.values() for w in leads.values())
@@ -152,3 +153,28 @@ def test_context_says_whether_the_app_in_front_is_the_goals(tokenizer, lexicon):
     controller.execute(OpenApp(app="com.handa.shop"))
     assert fz(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 1
     assert Featurizer(tokenizer, apps=APPS)(goal, controller.observe(), Memory(), with_image=False).arrays["ctx"][4] == 2
+
+
+def test_names_say_what_an_element_was_called_on_other_seeds(tokenizer, scanned):
+    _, _, names = scanned
+    called = {tokenizer.decode([int(t)]).strip() for t in names["com.handa.settings|bluetooth"]}
+    assert {"bluetooth", "bt"} <= called  # train-look synonyms of the row
+    assert "블루투스" not in called  # the held-out synonym was never played
+    assert all(0 < w <= 1 for tokens in names.values() for w in tokens.values())
+    assert not any("|~" in key for key in names)  # only elements with a platform id have names
+    # a row of user content (a contact's name) wears many labels: not a name
+    assert not any(key.startswith("com.handa.contacts|") and "row" in key for key in names)
+    # "Switch BT on": the held-out look shows "블루투스", but the row's id carries the names it wore
+    fz = Featurizer(tokenizer, apps=APPS, names=names)
+    inst = make_instance("settings.bluetooth", seed=1, form="phone", split="heldout")
+    controller = SimController(inst.device, expose_keys=True)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    flags = fz("Switch BT on", obs, Memory(), with_image=False)
+    keys = [e.attrs.get("sim-key") for e in flags.elements]
+    bt = keys.index("settings:bluetooth")
+    assert flags.elements[bt].name == "블루투스"
+    assert flags.arrays["el_flags"][bt, 20] == 1.0
+    assert flags.arrays["el_flags"][:, 20].argmax() == bt
+    plain = Featurizer(tokenizer, apps=APPS)("Switch BT on", obs, Memory(), with_image=False)
+    assert not plain.arrays["el_flags"][:, 20:22].any()

@@ -1,0 +1,60 @@
+"""Which way the goal wants a switch or a box: on (ticked) or off, read off its wording.
+
+"Set 블루투스 to off" names a row whose switch may already be off: then the task is done,
+not one click away. Two element flags (see ``model.features``) say whether a checkable
+element already shows the goal's wish or the opposite, so "flip it if it differs, else
+stop" is one rule for every switch, including ones training never showed.
+
+Only explicit wordings count ("turn X on", "to off", "untick", "켜줘", "해제"); a goal
+that asks for both ways at once, or for neither, has no wish (``None``).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Optional
+
+_ON, _OFF = "on", "off"
+# English: the state word after turn/switch (a few words may stand between), "to on", a trailing state
+_EN = [
+    re.compile(r"\b(?:turn|switch)(?:ed|s)?\s+(?:[^\s,.;:!?]+\s+){0,3}?(on|off)\b"),
+    re.compile(r"\bto\s+(on|off)\b"),
+    re.compile(r"\b(on|off)\s+for\b"),
+    re.compile(r"\b(on|off)\s*[.!]?\s*$"),
+    re.compile(r"\b(?:is|be|stays?|keep(?:s)?)\s+(on|off)\b"),
+]
+_WORDS = {
+    "enable": _ON, "enabled": _ON, "tick": _ON, "ticked": _ON, "subscribe": _ON,
+    "star": _ON, "favorite": _ON, "favorites": _ON, "favourite": _ON, "favourites": _ON,
+    "disable": _OFF, "disabled": _OFF, "untick": _OFF, "unticked": _OFF, "uncheck": _OFF, "unchecked": _OFF,
+    "unsubscribe": _OFF, "unstar": _OFF,
+}
+_WORD = re.compile(r"[a-z]+")
+# Korean: 켜 (switch on) / 꺼, 끄 (switch off); 해제 (release: untick, unpin); 체크, 동의, 구독, 즐겨찾기 (tick, star)
+_KO = [("해제", _OFF), ("꺼", _OFF), ("끄", _OFF), ("켜", _ON), ("체크", _ON), ("동의", _ON), ("구독", _ON),
+       ("즐겨찾기", _ON)]
+_RELEASED = ("구독", "체크", "즐겨찾기")  # "구독 해제", "즐겨찾기 해제": one wish, off
+
+
+@lru_cache(maxsize=1024)
+def wish(goal: str) -> Optional[bool]:
+    """True: the goal wants its switch or box on; False: off; None: it does not say (or says both)."""
+    text = goal.casefold()
+    seen: set[str] = set()
+    for pattern in _EN:
+        seen.update(m.group(1) for m in pattern.finditer(text))
+    for word in _WORD.findall(text):
+        state = _WORDS.get(word)
+        if state is not None:
+            seen.add(state)
+    ko_off = False
+    for word, state in _KO:
+        if word in text:
+            if state == _OFF:
+                ko_off = True
+            elif ko_off and word in _RELEASED:
+                continue
+            seen.add(state)
+    if len(seen) != 1:
+        return None
+    return seen.pop() == _ON
