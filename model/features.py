@@ -24,7 +24,7 @@ import numpy as np
 
 from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
-from model.keypad import key_of, next_keys
+from model.keypad import goal_keys, key_of, next_keys
 from model.months import direction, goal_months, nav_of, shown_month
 from model.polarity import wish
 from model.quotes import token_groups
@@ -370,7 +370,8 @@ class Featurizer:
             "mem_ok": self._pad_list(memory.ok, MEMORY_SLOTS, 0),
             "goal_touched": np.array([t in memory.touched for t in goal_ids.tolist()], dtype=np.int64),
             "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
-                             int(bool(elements)), self._in_goal_app(goal, goal_ids, obs.app)], dtype=np.int64),
+                             int(bool(elements)), self._in_goal_app(goal, goal_ids, obs.app),
+                             int(goal_keys(goal) is not None)], dtype=np.int64),
             "app_match": self._app_match(goal_loose),
             "goal_bins": goal_bins,
             "goal_quote": goal_quote,
@@ -422,6 +423,10 @@ class Featurizer:
         """(target text tokens, typed text tokens) of an executed action, for ``Memory.push``."""
         e = target_element(action, obs)
         target_ids = self.text.encode(_element_text(e))[0] if e is not None else []
+        if e is not None and self.names:  # the names it wore elsewhere: "BT" is covered by clicking "블루투스"
+            called = self.names.get(element_key(e))
+            if called:
+                target_ids = target_ids + [t for t in called if t not in target_ids]
         typed = self.text.encode(action.text[:MAX_TEXT_CHARS])[0] if isinstance(action, TypeText) else []
         return target_ids, typed
 

@@ -35,13 +35,15 @@ _NUM = r"-?\d+(?:\.\d+)?"
 _EXPR = re.compile(rf"(?<![\w.]){_NUM}(?:\s*[-+*/]\s*{_NUM})+")
 _NUM_AT = re.compile(rf"\s*({_NUM})")
 _OP_AT = re.compile(r"\s*([-+*/])")
+_PHONE = re.compile(r"(?<![\d.])\+?\d{1,4}(?:[ -]\d{2,4}){0,1}-\d{3,4}-\d{4}(?![\d.])")
 _ADD = re.compile(rf"\badd\s+({_NUM})\s+and\s+({_NUM})")
 
 
 @lru_cache(maxsize=4096)
 def goal_keys(goal: str) -> Optional[tuple[str, ...]]:
     """The key presses that enter the goal's arithmetic and evaluate it, or None when it has none."""
-    text = goal.casefold().replace("×", "*").replace("÷", "/").replace("−", "-").replace("–", "-")
+    text = _PHONE.sub(" ", goal.casefold())  # "010-4386-5149" is a phone number, not two subtractions
+    text = text.replace("×", "*").replace("÷", "/").replace("−", "-").replace("–", "-")
     for pattern, op in _WORDS:
         text = re.sub(pattern, f" {op} ", text)
     text = _ADD.sub(r"\1 + \2", text)

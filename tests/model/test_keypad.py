@@ -23,7 +23,9 @@ def test_goal_arithmetic_becomes_key_presses(goal, keys):
     assert goal_keys(goal) == tuple(keys.split())
 
 
-@pytest.mark.parametrize("goal", ["Turn on Wi-Fi", "Set brightness to 40", "Call 010 and say hi", ""])
+@pytest.mark.parametrize("goal", ["Turn on Wi-Fi", "Set brightness to 40", "Call 010 and say hi", "",
+                                  "New contact Ama Lee (010-7863-4439, hyun5@naver.com)", "Call +82 10-9790-2716",
+                                  "새 연락처 추가: 이름 Wei Müller, 전화번호 010-4386-5149"])  # phone numbers
 def test_goals_without_arithmetic_have_no_keys(goal):
     assert goal_keys(goal) is None
     assert next_keys(goal, ["0"]) == (None, None)
@@ -59,3 +61,13 @@ def test_the_flag_marks_every_key_the_expert_presses(tokenizer, template):
             assert cue[row] == 1 and cue.sum() == 1, (inst.goal, key)
             checked += 1
     assert checked > 50
+
+
+def test_context_says_whether_the_goal_holds_arithmetic(tokenizer):
+    from controllers.sim.controller import SimController
+
+    fz = Featurizer(tokenizer)
+    obs = SimController(form="phone", seed=1).observe()
+    for goal, has in (("18 곱하기 92는 얼마야?", 1), ("What is 23 × 90?", 1), ("Turn on Wi-Fi", 0),
+                      ("Save 010-1234-5678 as Mina in my contacts", 0)):
+        assert fz(goal, obs, Memory(), with_image=False).arrays["ctx"][5] == has, goal

@@ -178,3 +178,23 @@ def test_names_say_what_an_element_was_called_on_other_seeds(tokenizer, scanned)
     assert flags.arrays["el_flags"][:, 20].argmax() == bt
     plain = Featurizer(tokenizer, apps=APPS)("Switch BT on", obs, Memory(), with_image=False)
     assert not plain.arrays["el_flags"][:, 20:22].any()
+
+
+def test_clicking_an_element_covers_the_names_it_wore(tokenizer, scanned):
+    """Goal coverage ("which goal words has the episode acted on") reads synonyms: clicking "블루투스" covers "BT"."""
+    from controllers.actions import Click, ElementTarget
+
+    names = scanned[2]
+    inst = make_instance("settings.bluetooth", seed=1, form="phone", split="heldout")
+    controller = SimController(inst.device, expose_keys=True)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    row = next(e for e in obs.elements if e.attrs.get("sim-key") == "settings:bluetooth")
+    bt = _ids(tokenizer, "bt")
+    for fz, covered in ((Featurizer(tokenizer, apps=APPS, names=names), True), (Featurizer(tokenizer, apps=APPS), False)):
+        target, _ = fz.memory_entry(0, Click(target=ElementTarget(id=row.id)), obs)
+        assert (set(bt) <= set(target)) is covered
+        memory = Memory()
+        memory.push(0, target, [], ok=True, changed=True)
+        touched = fz("Switch BT on", obs, memory, with_image=False).arrays["goal_touched"]
+        assert bool(touched.any()) is covered
