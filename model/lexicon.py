@@ -21,7 +21,7 @@ element brought on screen, under the element's key (its app and platform id, or 
 label when it has none). "Turn the volume to 15%" names no row of the settings list, but
 the row that leads to "Media volume" is known; two element flags carry that (see
 ``model.features``). Kept: elements met in at least two episodes, and tokens they
-revealed in at least two; each weighs 1 / (elements of its app that lead to it).
+revealed in at least two; each weighs 1 / (elements of its app that lead to it, counting id keys and label keys apart).
 
 And it files *what elements are called* (the name lexicon): every label an element with a
 platform id wore across the scanned seeds. The sim draws labels from synonyms, so the
@@ -135,15 +135,23 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
             lexicon[app_i, ids] = 1.0
     shared = lexicon.sum(0, keepdims=True)
     lexicon = np.where(lexicon > 0, lexicon / np.maximum(shared, 1.0), 0.0).astype(np.float32)
-    # links: kept when met twice and revealed twice; weight 1 / (keys of the same app leading to the token)
+    # links: kept when met twice and revealed twice; weight 1 / (keys of the same app and kind leading to the
+    # token). Kinds: id keys, label keys -- a device shows ids on every element or on none, so the Sound row
+    # keyed by its id does not compete with the same row keyed by its labels on seeds without ids
     kept = [(key, t) for (key, t), eps in revealed.items() if len(eps) >= 2 and len(met[key]) >= 2]
     leading: dict[tuple[str, int], int] = defaultdict(int)
     for key, t in kept:
-        leading[(key.split("|", 1)[0], t)] += 1
+        leading[(_group(key), t)] += 1
     links: dict[str, dict[str, float]] = {}
     for key, t in sorted(kept):
-        links.setdefault(key, {})[str(t)] = round(1.0 / leading[(key.split("|", 1)[0], t)], 3)
+        links.setdefault(key, {})[str(t)] = round(1.0 / leading[(_group(key), t)], 3)
     return lexicon, links, _names(text, labels, worn)
+
+
+def _group(key: str) -> str:
+    """The app of an element key, and whether the key is its id or its label."""
+    app, rest = key.split("|", 1)
+    return f"{app}|{'label' if rest.startswith('~') else 'id'}"
 
 
 def _names(text: TextCache, labels: dict[str, dict[str, set[int]]],
