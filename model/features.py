@@ -24,6 +24,7 @@ import numpy as np
 
 from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
+from model.asks import asks
 from model.keypad import goal_keys, key_of, next_keys
 from model.months import direction, goal_months, nav_of, shown_month
 from model.polarity import wish
@@ -371,7 +372,7 @@ class Featurizer:
             "goal_touched": np.array([t in memory.touched for t in goal_ids.tolist()], dtype=np.int64),
             "ctx": np.array([min(memory.steps, 63), memory.changed, obs.screen.width > obs.screen.height,
                              int(bool(elements)), self._in_goal_app(goal, goal_ids, obs.app),
-                             int(goal_keys(goal) is not None)], dtype=np.int64),
+                             int(goal_keys(goal) is not None), int(asks(goal))], dtype=np.int64),
             "app_match": self._app_match(goal_loose),
             "goal_bins": goal_bins,
             "goal_quote": goal_quote,

@@ -255,9 +255,9 @@ class HandaModel(HandaPreTrainedModel):
         self.mem_ok = nn.Embedding(2, d)
         self.mem_slot = nn.Embedding(MEMORY_SLOTS, d)
         # context: step count, screen changed, landscape, has a tree, the app in front is the goal's (0/1/2),
-        # the goal holds arithmetic (model/keypad.py)
+        # the goal holds arithmetic (model/keypad.py), the goal asks for an answer (model/asks.py)
         self.ctx = nn.ModuleList([nn.Embedding(64, d), nn.Embedding(2, d), nn.Embedding(2, d), nn.Embedding(2, d),
-                                  nn.Embedding(3, d), nn.Embedding(2, d)])
+                                  nn.Embedding(3, d), nn.Embedding(2, d), nn.Embedding(2, d)])
         self.cls = nn.Parameter(torch.zeros(d))
         self.type_emb = nn.Embedding(5, d)  # which part of the sequence a token belongs to
         self.blocks = nn.ModuleList([Block(d, config.n_head, config.d_ff) for _ in range(config.n_layer)])

@@ -1,0 +1,45 @@
+"""Whether the goal asks for an answer, read off its wording, and the context token that carries it."""
+from __future__ import annotations
+
+import pytest
+
+from controllers.sim.controller import SimController
+from model.asks import asks
+from model.features import Featurizer, Memory
+from tasks import load_all
+from tests.model.expert_walk import expert_steps
+
+
+@pytest.mark.parametrize("goal, want", [
+    ("What is 18 × 92?", True),
+    ("18 곱하기 92는 얼마야?", True),
+    ("Tell me the product of 23 and 90", True),
+    ("What's the balance on account mina? (password x1)", True),  # a parenthesis after the question mark
+    ("정예준 전화번호 알려줘", True),
+    ("Show me the contact details of Lucas Tanaka", False),
+    ("What's on March 3? Open that day", False),  # asks for a change on screen
+    ("What does 5 × 3 come to? Work it out on the calculator and leave the result showing", False),
+    ("Turn on Wi-Fi", False),
+    ("Text Mina and Mei Singh: ¿Nos vemos mañana?", False),  # sends a question, asks none
+    ("Use the calculator: how much is 12.5 times 3?", True),
+    ("", False),
+])
+def test_asking_is_read_off_the_wording(goal, want):
+    assert asks(goal) is want
+
+
+def test_no_template_that_ends_in_done_is_read_as_asking():
+    """Every wording of every template read as asking is one whose expert ends with an answer."""
+    registry = load_all()
+    for template in sorted(registry):
+        t = registry[template]
+        for inst, _, action in expert_steps(template, seeds=1, steps=60, forms=t.forms[:1], wordings=len(t.goals)):
+            if action.type in ("done", "answer") and inst.split.value == "train" and asks(inst.goal):
+                assert action.type == "answer", (template, inst.goal)
+
+
+def test_context_says_whether_the_goal_asks(tokenizer):
+    fz = Featurizer(tokenizer)
+    obs = SimController(form="phone", seed=1).observe()
+    assert fz("기기 이름이 뭐야?", obs, Memory(), with_image=False).arrays["ctx"][6] == 1
+    assert fz("Rename this device to Mina", obs, Memory(), with_image=False).arrays["ctx"][6] == 0
