@@ -71,6 +71,8 @@ class TrainConfig:
     word_noise: float = 0.2        # episodes where some goal tokens are swapped for random ones (robust to
     word_noise_rate: float = 0.12  # words never seen in training, such as a held-out setting's name)
     recolor: float = 0.5           # episodes whose screenshots get their colour channels shuffled or inverted
+    relabel: float = 0.25          # episodes where some controls wear made-up labels (as a held-out synonym
+    relabel_rate: float = 0.5      # would): the share of labelled controls with an id that get one
     buffer: int = 150_000
     samples_per_step: int = 12     # fresh samples generated per update (per rank)
     d_model: int = 128
@@ -103,6 +105,40 @@ def recolor_fn(rng: random.Random) -> Callable[[np.ndarray], np.ndarray]:
         return (255 - out) if invert else np.ascontiguousarray(out)
 
     return apply
+
+
+_LATIN = ("ba", "ko", "ri", "sen", "tu", "ve", "lo", "ma", "quin", "dra", "fe", "zo", "pil", "nu", "gar", "shi")
+
+
+def made_up_word(rng: random.Random) -> str:
+    """A label no screen shows: Latin syllables or Hangul syllables (1-2 words)."""
+    def word() -> str:
+        if rng.random() < 0.5:
+            return "".join(rng.choice(_LATIN) for _ in range(rng.randint(2, 3))).capitalize()
+        return "".join(chr(0xAC00 + rng.randrange(11172)) for _ in range(rng.randint(2, 3)))
+    return word() if rng.random() < 0.7 else f"{word()} {word()}"
+
+
+class Relabel:
+    """One episode's made-up labels: each labelled control with a platform id keeps its real label or, with
+    ``rate``, wears a made-up one -- the same one all episode, as a label synonym training never showed
+    would. Ids stay, so the model learns to follow the id and the name lexicon when the label is unknown."""
+
+    def __init__(self, rng: random.Random, rate: float):
+        self.rng, self.rate = rng, rate
+        self.labels: dict[str, str] = {}
+
+    def __call__(self, obs: Any) -> Any:
+        changed = []
+        for e in obs.elements:
+            s = e.states
+            if e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None):
+                if e.name not in self.labels:
+                    self.labels[e.name] = made_up_word(self.rng) if self.rng.random() < self.rate else e.name
+                if self.labels[e.name] != e.name:
+                    e = e.model_copy(update={"name": self.labels[e.name]})
+            changed.append(e)
+        return obs.model_copy(update={"elements": changed})
 
 
 def noise_tokens(ids: np.ndarray, rng: random.Random, rate: float, vocab: int) -> np.ndarray:
@@ -163,6 +199,7 @@ class Collector:
         goal = augment_goal(inst.goal, rng, cfg.goal_augment)
         recolor = recolor_fn(rng) if rng.random() < cfg.recolor else None
         noisy = rng.random() < cfg.word_noise
+        relabel = Relabel(rng, cfg.relabel_rate) if rng.random() < cfg.relabel else None
         out = []
         tried = Tried()
         limit = template.steps_hint * 3 + 6
@@ -181,7 +218,8 @@ class Collector:
             except Exception:  # an expert bug in a state only a learner reaches: keep what came before
                 self.expert_errors += 1
                 break
-            seen = obs.model_copy(update={"elements": []}) if screenshot_only else obs
+            shown = relabel(obs) if relabel is not None else obs  # what the model reads of the tree
+            seen = obs.model_copy(update={"elements": []}) if screenshot_only else shown
             with_image = screenshot_only or rng.random() < cfg.image_rate
             feats = self.featurizer(goal, seen, memory, with_image=with_image)
             if recolor is not None and "image" in feats.arrays:
@@ -210,7 +248,7 @@ class Collector:
                 break
             result = controller.execute(action)
             history.append(HistoryEntry(step=step, action=action, ok=result.ok, error=result.error))
-            target_ids, typed = self.featurizer.memory_entry(verb_of(action), action, obs)
+            target_ids, typed = self.featurizer.memory_entry(verb_of(action), action, shown)
             if by_model:  # as in use: the policy remembers what it tried itself on each screen
                 tried.add(fp, action)
             pending = (verb_of(action), target_ids, typed, result.ok, fp)

@@ -102,3 +102,34 @@ def test_word_noise_swaps_a_few_tokens_and_keeps_specials_out():
     changed = (out != ids).sum()
     assert 5 <= changed <= 40 and out.dtype == ids.dtype and (out >= 3).all()
     assert np.array_equal(noise_tokens(ids, random.Random(1), 0.0, 4096), ids)
+
+
+def test_relabel_gives_controls_with_ids_made_up_labels_for_the_whole_episode():
+    import random
+
+    from controllers.actions import OpenApp
+    from controllers.sim.controller import SimController
+    from model.train import Relabel
+
+    controller = SimController(form="phone", seed=1)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    assert Relabel(random.Random(0), 0.0)(obs).elements == obs.elements  # rate 0: the screen as it is
+    relabel = Relabel(random.Random(0), 1.0)
+    once, again = relabel(obs), relabel(obs)
+    assert [e.name for e in once.elements] == [e.name for e in again.elements]  # the same all episode
+    changed = 0
+    for real, shown in zip(obs.elements, once.elements):
+        assert (shown.id, shown.attrs, shown.bounds, shown.states, shown.role) == \
+            (real.id, real.attrs, real.bounds, real.states, real.role)  # only the label changes
+        control = real.attrs.get("resource-id") and (real.states.clickable or real.states.checked is not None)
+        if real.name and control:
+            assert shown.name != real.name
+            changed += 1
+        else:
+            assert shown.name == real.name  # texts, values and controls without ids keep their labels
+    assert changed >= 5
+    # about half at rate 0.5, and never a label some element already wears
+    half = Relabel(random.Random(1), 0.5)(obs)
+    made_up = [s.name for r, s in zip(obs.elements, half.elements) if s.name != r.name]
+    assert 0 < len(made_up) < changed and not set(made_up) & {e.name for e in obs.elements}
