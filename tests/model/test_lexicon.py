@@ -34,6 +34,14 @@ def _ids(tokenizer, word):
     return tokenizer.backend_tokenizer.encode(" " + word.lower(), add_special_tokens=False).ids
 
 
+def _settings_page(template: str):
+    """The settings app's first page in the held-out look (sim keys exposed, for the test to find rows)."""
+    inst = make_instance(template, seed=1, form="phone", split="heldout")
+    controller = SimController(inst.device, expose_keys=True)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    return controller.observe()
+
+
 def _apps_of(lexicon, tokenizer, word):
     ids = _ids(tokenizer, word)
     assert len(ids) == 1, f"{word!r} is not one token"
@@ -134,10 +142,7 @@ def test_links_say_where_elements_lead(tokenizer, scanned):
     assert all(0 < w <= 1 for leads in links.values() for w in leads.values())
     # the Sound row is flagged for a goal that names what it leads to, not itself ("volume", not "sound")
     fz = Featurizer(tokenizer, apps=APPS, links=links)
-    inst = make_instance("settings.volume", seed=1, form="phone", split="heldout")
-    controller = SimController(inst.device, expose_keys=True)
-    controller.execute(OpenApp(app="com.handa.settings"))
-    obs = controller.observe()
+    obs = _settings_page("settings.volume")
     feats = fz("Turn the volume to 15%", obs, Memory(), with_image=False)
     flags = feats.arrays["el_flags"]
     keys = [e.attrs.get("sim-key") for e in feats.elements]
@@ -173,10 +178,7 @@ def test_names_say_what_an_element_was_called_on_other_seeds(tokenizer, scanned)
     assert "com.handa.contacts|phone row" in names  # the Phone row of a contact's page is a fixed control
     # "Switch BT on": the held-out look shows "블루투스", but the row's id carries the names it wore
     fz = Featurizer(tokenizer, apps=APPS, names=names)
-    inst = make_instance("settings.bluetooth", seed=1, form="phone", split="heldout")
-    controller = SimController(inst.device, expose_keys=True)
-    controller.execute(OpenApp(app="com.handa.settings"))
-    obs = controller.observe()
+    obs = _settings_page("settings.bluetooth")
     flags = fz("Switch BT on", obs, Memory(), with_image=False)
     keys = [e.attrs.get("sim-key") for e in flags.elements]
     bt = keys.index("settings:bluetooth")
@@ -192,10 +194,7 @@ def test_clicking_an_element_covers_the_names_it_wore(tokenizer, scanned):
     from controllers.actions import Click, ElementTarget
 
     names = scanned[2]
-    inst = make_instance("settings.bluetooth", seed=1, form="phone", split="heldout")
-    controller = SimController(inst.device, expose_keys=True)
-    controller.execute(OpenApp(app="com.handa.settings"))
-    obs = controller.observe()
+    obs = _settings_page("settings.bluetooth")
     row = next(e for e in obs.elements if e.attrs.get("sim-key") == "settings:bluetooth")
     bt = _ids(tokenizer, "bt")
     for fz, covered in ((Featurizer(tokenizer, apps=APPS, names=names), True), (Featurizer(tokenizer, apps=APPS), False)):
