@@ -4,7 +4,10 @@ A task that asks ends with an ``answer`` action carrying what the screen shows; 
 not ends with ``done``. "Show me the contact details of Mina" opens a page and is done; "18
 곱하기 92는 얼마야?" computes and then says 1656. The context token carries this, read off the
 wording: a question that ends it, or words that ask (English and Korean). Imperatives that ask without
-such words ("Count the items in Downloads") are left to what the network learns.
+such words ("Count the items in Downloads") are left to what the network learns. Known misreads,
+kept as the shipped checkpoint was trained with them: a polite request ("Can you turn on Wi-Fi?"),
+a quoted message that asks ("Send 'Tell me when you land' to Mei") and a filler after the question
+mark ("What is 5 × 3? please").
 """
 from __future__ import annotations
 

@@ -35,7 +35,9 @@ _NUM = r"-?\d+(?:\.\d+)?"
 _EXPR = re.compile(rf"(?<![\w.]){_NUM}(?:\s*[-+*/]\s*{_NUM})+")
 _NUM_AT = re.compile(rf"\s*({_NUM})")
 _OP_AT = re.compile(r"\s*([-+*/])")
-_PHONE = re.compile(r"(?<![\d.])\+?\d{1,4}(?:[ -]\d{2,4}){0,1}-\d{3,4}-\d{4}(?![\d.])")
+# a phone number starts with 0 or a + country code: "010-4386-5149", "+82 10-9790-2716" ("1000-200-3000" is
+# arithmetic)
+_PHONE = re.compile(r"(?<![\d.])(?:0\d{1,3}|\+\d{1,3}(?: \d{1,4})?)-\d{3,4}-\d{4}(?![\d.])")
 _ADD = re.compile(rf"\badd\s+({_NUM})\s+and\s+({_NUM})")
 
 

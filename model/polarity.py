@@ -5,8 +5,11 @@ not one click away. Two element flags (see ``model.features``) say whether a che
 element already shows the goal's wish or the opposite, so "flip it if it differs, else
 stop" is one rule for every switch, including ones training never showed.
 
-Only explicit wordings count ("turn X on", "to off", "untick", "켜줘", "해제"); a goal
-that asks for both ways at once, or for neither, has no wish (``None``).
+Read off fixed wordings: a state word after turn/switch, "to on/off", "is on/off", a state
+word closing the goal, and words such as "untick", "unsubscribe", "star", "켜줘", "해제". A goal
+that asks for both ways at once, or for neither, has no wish (``None``). Known misreads: a
+closing "on" that is not a state ("What is on my calendar on Monday?") and Korean words that
+merely contain a cue ("체크아웃").
 """
 from __future__ import annotations
 

@@ -31,6 +31,9 @@ def quoted_spans(text: str) -> tuple[tuple[int, int], ...]:
         if close is None or (i > 0 and text[i - 1].isalnum()):
             i += 1
             continue
+        if i + 1 < n and text[i + 1] == close:  # an empty pair ('' or "") quotes nothing
+            i += 2
+            continue
         j = i + 1
         while j < n:
             if text[j] == close and j > i + 1 and (j + 1 == n or not _latin_or_digit(text[j + 1])):

@@ -122,7 +122,8 @@ def made_up_word(rng: random.Random) -> str:
 class Relabel:
     """One episode's made-up labels: each labelled control with a platform id keeps its real label or, with
     ``rate``, wears a made-up one -- the same one all episode, as a label synonym training never showed
-    would. Ids stay, so the model learns to follow the id and the name lexicon when the label is unknown."""
+    would. Ids stay, so the model learns to follow the id and the name lexicon when the label is unknown.
+    Rows of user content with ids (a contact, a note) are controls too and may be renamed."""
 
     def __init__(self, rng: random.Random, rate: float):
         self.rng, self.rate = rng, rate

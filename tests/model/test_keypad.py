@@ -18,6 +18,7 @@ from tests.model.expert_walk import expert_clicks
     ("Calculate negative 4 times 9", "4 neg mul 9 eq"),
     ("계산기로 75 × 10 + 53 을 계산해줘", "7 5 mul 1 0 add 5 3 eq"),
     ("12 나누기 4 계산해줘", "1 2 div 4 eq"),
+    ("What is 1000-200-3000?", "1 0 0 0 sub 2 0 0 sub 3 0 0 0 eq"),  # not a phone number: no 0 or + first
 ])
 def test_goal_arithmetic_becomes_key_presses(goal, keys):
     assert goal_keys(goal) == tuple(keys.split())

@@ -22,6 +22,7 @@ from tests.model.expert_walk import expert_steps
     ("Read me Mei's latest message", []),
     ("Say “안녕” and ‘bye’", ["안녕", "bye"]),
     ('A stray " mark', []),  # never closed
+    ("Set the title to '' and the note to 'x'", ["x"]),  # an empty pair quotes nothing
     ("", []),
 ])
 def test_quoted_parts_are_read_as_a_person_reads_them(goal, parts):
