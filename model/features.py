@@ -208,6 +208,14 @@ def _element_text(e: UIElement) -> str:
     return (e.name or e.hint or e.description or e.value or id_words(e.attrs.get("resource-id", "")))[:MAX_TEXT_CHARS]
 
 
+def _goal_weights(tokens: Optional[dict[int, float]], goal_set: Any) -> tuple[float, float]:
+    """(strongest, capped half-sum) of a lexicon entry's weights for the goal's tokens; zeros without one."""
+    if not tokens:
+        return 0.0, 0.0
+    weights = [tokens[t] for t in goal_set if t in tokens]
+    return max(weights, default=0.0), min(1.0, sum(weights) / 2)
+
+
 def target_element(action: Any, obs: Observation) -> Optional[UIElement]:
     target = getattr(action, "target", None)
     if target is not None and getattr(target, "kind", None) == "element":
@@ -331,21 +339,14 @@ class Featurizer:
                 if goal_num is not None:
                     row[6] = max(-2.0, min(2.0, (num - goal_num) / 100))
                     row[7] = 1.0 if abs(num - goal_num) <= 4 else 0.0
+            key = element_key(e) if goal_set else ""
             if self.links:  # does this element lead to the goal's words, and how specifically
-                leads = self.links.get(element_key(e))
-                if leads:
-                    weights = [leads[t] for t in goal_set if t in leads]
-                    row[14] = max(weights, default=0.0)
-                    row[15] = min(1.0, sum(weights) / 2)
+                row[14], row[15] = _goal_weights(self.links.get(key), goal_set)
             if wanted is not None and st.checked is not None:  # already as the goal wants it, or the opposite
                 row[18] = 1.0 if st.checked == wanted else 0.0
                 row[19] = 1.0 - row[18]
             if self.names:  # the goal calls this element by a name it wore on another seed
-                called = self.names.get(element_key(e))
-                if called:
-                    weights = [called[t] for t in goal_set if t in called]
-                    row[20] = max(weights, default=0.0)
-                    row[21] = min(1.0, sum(weights) / 2)
+                row[20], row[21] = _goal_weights(self.names.get(key), goal_set)
             if toward != (0, 0) and st.clickable:
                 nav = nav_of(e.name or e.description)
                 row[16] = 1.0 if nav and nav == toward[0] else 0.0
