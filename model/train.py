@@ -28,7 +28,7 @@ import torch
 from controllers.actions import Click, Direction, ElementTarget, Scroll, System, SystemButton
 from controllers.policy import HistoryEntry
 from model.codec import CodecError, Target, encode, verb_of
-from model.features import Featurizer, Memory, collate
+from model.features import Featurizer, Memory, collate, element_key
 from model.lexicon import scan
 from model.policy import Tried
 from model.splits import seen_templates
@@ -55,7 +55,7 @@ def augment_goal(goal: str, rng: random.Random, rate: float) -> str:
 
 @dataclass
 class TrainConfig:
-    steps: int = 4200
+    steps: int = 3800
     batch_size: int = 48           # global: split across ranks under torchrun
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -123,17 +123,20 @@ class Relabel:
     """One episode's made-up labels: each labelled control with a platform id keeps its real label or, with
     ``rate``, wears a made-up one -- the same one all episode, as a label synonym training never showed
     would. Ids stay, so the model learns to follow the id and the name lexicon when the label is unknown.
-    Rows of user content with ids (a contact, a note) are controls too and may be renamed."""
+    With ``names`` (the name lexicon) only the controls it knows are renamed: a contact's row keeps its name,
+    as nothing else would tell which contact it is."""
 
-    def __init__(self, rng: random.Random, rate: float):
+    def __init__(self, rng: random.Random, rate: float, names: Optional[dict] = None):
         self.rng, self.rate = rng, rate
+        self.names = names  # when given, only controls the name lexicon knows (not rows of user content)
         self.labels: dict[str, str] = {}
 
     def __call__(self, obs: Any) -> Any:
         changed = []
         for e in obs.elements:
             s = e.states
-            if e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None):
+            known = self.names is None or element_key(e) in self.names
+            if e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None) and known:
                 if e.name not in self.labels:
                     self.labels[e.name] = made_up_word(self.rng) if self.rng.random() < self.rate else e.name
                 if self.labels[e.name] != e.name:
@@ -200,7 +203,7 @@ class Collector:
         goal = augment_goal(inst.goal, rng, cfg.goal_augment)
         recolor = recolor_fn(rng) if rng.random() < cfg.recolor else None
         noisy = rng.random() < cfg.word_noise
-        relabel = Relabel(rng, cfg.relabel_rate) if rng.random() < cfg.relabel else None
+        relabel = Relabel(rng, cfg.relabel_rate, self.featurizer.names) if rng.random() < cfg.relabel else None
         out = []
         tried = Tried()
         limit = template.steps_hint * 3 + 6

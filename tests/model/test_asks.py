@@ -20,6 +20,10 @@ from tests.model.expert_walk import expert_steps
     ("What's on March 3? Open that day", False),  # asks for a change on screen
     ("What does 5 × 3 come to? Work it out on the calculator and leave the result showing", False),
     ("Turn on Wi-Fi", False),
+    ("Can you turn on Wi-Fi?", False),  # a polite request
+    ("Send 'Tell me when you land' to Mei", False),  # the quoted message asks, the goal does not
+    ("What is 18 × 92? please", True),  # filler after the question mark
+    ("Quick one: what is 5 × 3?, thanks", True),
     ("Text Mina and Mei Singh: ¿Nos vemos mañana?", False),  # sends a question, asks none
     ("Use the calculator: how much is 12.5 times 3?", True),
     ("", False),

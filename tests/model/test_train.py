@@ -133,3 +133,24 @@ def test_relabel_gives_controls_with_ids_made_up_labels_for_the_whole_episode():
     half = Relabel(random.Random(1), 0.5)(obs)
     made_up = [s.name for r, s in zip(obs.elements, half.elements) if s.name != r.name]
     assert 0 < len(made_up) < changed and not set(made_up) & {e.name for e in obs.elements}
+
+
+def test_relabel_with_the_name_lexicon_renames_only_the_controls_it_knows():
+    import random
+
+    from controllers.actions import OpenApp
+    from controllers.sim.controller import SimController
+    from model.features import element_key
+    from model.train import Relabel
+
+    controller = SimController(form="phone", seed=1)
+    controller.execute(OpenApp(app="com.handa.contacts"))
+    obs = controller.observe()
+    known = {element_key(e): {} for e in obs.elements if e.states.clickable and e.name}
+    rows = [e for e in obs.elements if e.states.clickable and e.name and e.attrs.get("resource-id")]
+    row = rows[-1]
+    known.pop(element_key(row))  # one control the lexicon does not know: it keeps its label
+    shown = Relabel(random.Random(0), 1.0, names=known)(obs)
+    after = {e.id: e.name for e in shown.elements}
+    assert after[row.id] == row.name
+    assert sum(after[e.id] != e.name for e in rows) == len(rows) - 1
