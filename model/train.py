@@ -135,8 +135,8 @@ class Relabel:
         changed = []
         for e in obs.elements:
             s = e.states
-            known = self.names is None or element_key(e) in self.names
-            if e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None) and known:
+            control = e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None)
+            if control and (self.names is None or element_key(e) in self.names):  # the key only when needed
                 if e.name not in self.labels:
                     self.labels[e.name] = made_up_word(self.rng) if self.rng.random() < self.rate else e.name
                 if self.labels[e.name] != e.name:
