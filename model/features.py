@@ -24,8 +24,9 @@ import numpy as np
 
 from controllers.actions import TypeText
 from controllers.elements import Observation, Role, UIElement
+from model.answers import asked_kinds, shapes
 from model.asks import asks
-from model.keypad import goal_keys, key_of, next_keys
+from model.keypad import goal_keys, goal_value, key_of, next_keys, shows_value
 from model.months import direction, goal_months, nav_of, shown_month
 from model.polarity import wish
 from model.quotes import token_groups
@@ -44,7 +45,7 @@ for _name, _n in SEGMENTS:
 ELEMENT_TOKENS = _o
 N_STATES = 11
 N_BOX = 9
-N_TEXTFLAGS = 22  # see Featurizer.__call__: exact, loose, alike, numeric, keypad, link, month, wish and name cues
+N_TEXTFLAGS = 24  # see Featurizer.__call__: exact, loose, alike, numeric, keypad, link, month, wish, name, answer cues
 IMAGE_SIZE = 64
 NUMBER_BINS = 101  # whole numbers 0..100 in the goal, one flag each (slider positions; = codec.X_BINS)
 _WHOLE = re.compile(r"(?<![\d.\-])\d{1,3}(?![\d.])")
@@ -302,6 +303,8 @@ class Featurizer:
             toward = (direction(months[0], shown), direction(months[-1], shown))
         goal_set = set(goal_ids.tolist()) if (self.links or self.names) else ()
         wanted = wish(goal)  # the goal's wish for a switch or a box (model/polarity.py)
+        kinds = asked_kinds(goal)  # the shapes of answer the goal asks for (model/answers.py)
+        value = goal_value(goal)  # what the goal's arithmetic comes to (model/keypad.py)
         for e in elements:
             fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
@@ -347,6 +350,11 @@ class Featurizer:
                 row[19] = 1.0 - row[18]
             if self.names:  # the goal calls this element by a name it wore on another seed
                 row[20], row[21] = _goal_weights(self.names.get(key), goal_set)
+            if kinds and any(kinds & shapes(text) for text in (fields[0], fields[2], fields[3])):
+                row[22] = 1.0  # shows the kind of answer the goal asks for ("15:00" for "what time")
+            if (value is not None and not (st.clickable and key_of(e.name, e.description))  # a key "7" is no result
+                    and any(shows_value(text, value) for text in (fields[0], fields[2], fields[3]) if text)):
+                row[23] = 1.0  # shows what the goal's arithmetic comes to
             if toward != (0, 0) and st.clickable:
                 nav = nav_of(e.name or e.description)
                 row[16] = 1.0 if nav and nav == toward[0] else 0.0

@@ -16,6 +16,7 @@ not parsed: that would be tuning on the test set.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from functools import lru_cache
 from typing import Optional
 
@@ -37,7 +38,7 @@ _NUM_AT = re.compile(rf"\s*({_NUM})")
 _OP_AT = re.compile(r"\s*([-+*/])")
 # a phone number starts with 0 or a + country code: "010-4386-5149", "+82 10-9790-2716" ("1000-200-3000" is
 # arithmetic)
-_PHONE = re.compile(r"(?<![\d.])(?:0\d{1,3}|\+\d{1,3}(?: \d{1,4})?)-\d{3,4}-\d{4}(?![\d.])")
+_PHONE = re.compile(r"(?<![\d.])(?:0\d{1,3}|\+\d{1,3}(?: \d{1,4})?)-\d{3,4}-\d{4}(?!\d|\.\d)")
 _ADD = re.compile(rf"\badd\s+({_NUM})\s+and\s+({_NUM})")
 
 
@@ -101,6 +102,60 @@ def expression_lines(keys: tuple[str, ...]) -> tuple[str, ...]:
             tokens.append("=")
         lines.append("".join(tokens) + entry)
     return tuple(lines)
+
+
+@lru_cache(maxsize=4096)
+def goal_value(goal: str) -> Optional[Fraction]:
+    """The value of the goal's arithmetic (times and division before plus and minus), or None.
+
+    Read from the parsed key presses, never by evaluating the goal's text as code.
+    """
+    keys = goal_keys(goal)
+    if keys is None:
+        return None
+    numbers: list[Fraction] = []
+    ops: list[str] = []
+    entry = ""
+    for k in keys:
+        if k.isdigit() or k == "dot":
+            entry += "." if k == "dot" else k
+        elif k == "neg":
+            entry = entry[1:] if entry.startswith("-") else "-" + entry
+        else:
+            numbers.append(Fraction(entry or "0"))
+            entry = ""
+            if k != "eq":
+                ops.append(k)
+    terms: list = [numbers[0]]
+    try:
+        for op, num in zip(ops, numbers[1:]):
+            if op == "mul":
+                terms[-1] *= num
+            elif op == "div":
+                terms[-1] /= num
+            else:
+                terms += [op, num]
+    except ZeroDivisionError:
+        return None
+    total = terms[0]
+    for op, num in zip(terms[1::2], terms[2::2]):
+        total = total + num if op == "add" else total - num
+    return total
+
+
+_SHOWN_NUMBER = re.compile(r"^=?\s*(-?[\d,]*\.?\d+)$")
+
+
+def shows_value(text: str, value: Fraction) -> bool:
+    """Whether ``text`` is a number equal to ``value`` (to the 10 significant digits a display keeps)."""
+    m = _SHOWN_NUMBER.match(canon(text).replace(",", ""))
+    if m is None:
+        return False
+    try:
+        shown = Fraction(m.group(1))
+    except ValueError:
+        return False
+    return abs(shown - value) <= abs(value) * Fraction(1, 10**9) + Fraction(1, 10**9)
 
 
 def key_of(label: str, description: str = "") -> Optional[str]:

@@ -4,11 +4,15 @@ A goal seldom says "open com.handa.contacts"; it says "Find Minji and call her" 
 on dark mode". Which app that is, is a fact about the apps' screens, not about the
 templates' wordings: so before training, the experts of the seen templates are played
 for a few seeds (train split only) and every token an app's screens show -- labels,
-hints, descriptions, id words, never typed or user values -- is filed under that app,
-together with the launcher label that opened it and the package's own name. A token
-counts for an app only if it appeared in at least two episodes of it (random
-contents such as a contact's name do not), and weighs 1 / (number of apps showing it),
-so "save" says little and "bluetooth" says settings.
+hints, descriptions, id words, never typed or user values -- of its *fixed controls* is
+filed under that app, together with the launcher label that opened it and the package's own
+name. A fixed control is an element with a platform id that was shown on at least two device
+seeds and wore at most ``MAX_NAMES`` distinct labels (counting "Cart (2)" and "Cart (3)" as one): rows of user content (contacts, threads,
+events, the calculator's display) wear a new label on every seed, and a contact's name in a
+message thread must not say "messages". A token counts for an app only if it was shown on
+at least two device seeds and has a letter or a sign such as "×" (numbers and ASCII marks say
+nothing of the app that shows them), and weighs 1 / (number of apps showing it), so "save" says little and "bluetooth" says
+settings.
 
 The result is a (apps x vocabulary) matrix, saved with the model as a buffer; the app
 head adds a weighted vote of the goal's tokens from it (see ``HandaModel.heads``). A
@@ -33,6 +37,7 @@ wears a new name on each seed); each token weighs 1 / (ids of its app that wore 
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, Iterable
 
@@ -43,6 +48,7 @@ from model.features import MAX_TEXT_CHARS, SEGMENTS, TextCache, element_fields, 
 # the element fields filed under an app: labels, hints, descriptions and id words -- not values
 _VALUE = [name for name, _ in SEGMENTS].index("value")
 MAX_NAMES = 4  # an id that wore more distinct labels than this shows content, not a fixed control
+_DIGITS = re.compile(r"\d+")
 
 
 def _shown_words(e: Any) -> list[str]:
@@ -66,7 +72,9 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     registry = load_all()
     text = TextCache(tokenizer, lowercase=lowercase)
     index = {a: i for i, a in enumerate(apps)}
-    episodes: dict[tuple[int, int], set[int]] = defaultdict(set)  # (app, token) -> episodes showing it
+    launcher: set[tuple[int, int]] = set()  # (app, token) of the launcher labels that opened an app
+    # (app, id key) -> token -> device seeds it was shown on; filed under the app only for fixed controls
+    shown: dict[tuple[int, str], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
     episode = 0
     revealed: dict[tuple[str, int], set[int]] = defaultdict(set)  # (element key, token) -> episodes
     met: dict[str, set[int]] = defaultdict(set)  # element key -> episodes it was clicked in
@@ -74,6 +82,7 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     # the template), and id key -> seeds showing it
     labels: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     worn: dict[str, set[int]] = defaultdict(set)
+    looks: dict[str, set[str]] = defaultdict(set)  # id key -> the distinct labels it wore ("" for none)
 
     def tokens_of(obs: Any) -> set[int]:
         out: set[int] = set()
@@ -82,10 +91,12 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                 out.update(ids)
         return out
 
-    def file(app_i: int, strings: list[str]) -> None:
-        for ids, _ in text.encode_many(strings):
-            for t in ids:
-                episodes[(app_i, t)].add(episode)
+    def file(app_i: int, key: str, strings: list[str], seed: int) -> None:
+        for string, (ids, offsets) in zip(strings, text.encode_many(strings)):
+            for t, (a, b) in zip(ids, offsets):
+                if any(ch.isalpha() or ord(ch) > 127 and not ch.isspace() and not ch.isdigit()
+                       for ch in string[a:b]):  # "18" on a day button says nothing of calendars; "×" does
+                    shown[(app_i, key)][t].add(seed)
 
     for template_id in sorted(templates):
         template = registry[template_id]
@@ -98,12 +109,15 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
             obs = controller.observe()
             for _ in range(template.steps_hint * 3 + 6):
                 for e in prune(obs.elements, obs.screen.width, obs.screen.height, max_elements):
-                    if e.app in index:
-                        file(index[e.app], _shown_words(e))
                     key, label = element_key(e), (e.name or e.description or e.hint)[:MAX_TEXT_CHARS]
-                    if label and "|~" not in key:
+                    if "|~" in key:
+                        continue  # no id: no telling a fixed control from content
+                    if e.app in index:
+                        file(index[e.app], key, _shown_words(e), s)
+                    looks[key].add(_DIGITS.sub("#", label))  # "Cart (2)" and "Cart (3)" are one look
+                    if label:
                         labels[key][label].add(s)
-                        worn[key].add(s)
+                    worn[key].add(s)
                 try:
                     action = expert.decide(inst.goal, obs, []).action
                 except Exception:  # an expert that cannot go on here: what was seen so far counts
@@ -125,11 +139,16 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                     target = getattr(action.target, "id", None)
                     element = before.element(target) if target is not None else None
                     if element is not None:
-                        file(index[obs.app], _shown_words(element))
+                        for ids, _ in text.encode_many(_shown_words(element)):
+                            launcher.update((index[obs.app], t) for t in ids)
     lexicon = np.zeros((len(apps), len(tokenizer)), dtype=np.float32)
-    for (app_i, token), seen in episodes.items():
-        if len(seen) >= 2:
-            lexicon[app_i, token] = 1.0
+    for (app_i, key), tokens in shown.items():
+        if len(worn[key]) >= 2 and len(looks[key]) <= MAX_NAMES:  # a fixed control
+            for token, seen in tokens.items():
+                if len(seen) >= 2:
+                    lexicon[app_i, token] = 1.0
+    for app_i, token in launcher:
+        lexicon[app_i, token] = 1.0
     for app_i, package in enumerate(apps):  # the package's own name: "com.handa.contacts" -> contacts
         for ids, _ in text.encode_many([package.rsplit(".", 1)[-1]]):
             lexicon[app_i, ids] = 1.0

@@ -274,6 +274,9 @@ class HandaModel(HandaPreTrainedModel):
         self.ptr_match = nn.Linear(ElementEncoder.N_MATCH, len(VERBS))
         self.act_match = nn.Linear(ElementEncoder.N_MATCH, len(EL_VERBS))
         self.app_gain = nn.Parameter(torch.tensor(6.0))  # the goal names an app: a bias toward opening it
+        # the goal holds arithmetic (model/keypad.py): a learned push toward the app that does sums, for
+        # goals that do not name it ("18 곱하기 92는 얼마야?")
+        self.app_arithmetic = nn.Parameter(torch.zeros(max(len(config.apps), 1)))
         # votes for the app from the app lexicon (model/lexicon.py: the words each app's screens show, filled
         # in before training): each goal token votes for the apps that show it, weighted by how specific the
         # token is and by how much it matters in the goal (a learned weight from its contextual vector)
@@ -345,7 +348,7 @@ class HandaModel(HandaPreTrainedModel):
         return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
                 "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"],
                 "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids,
-                "goal_bins": batch.get("goal_bins")}
+                "goal_bins": batch.get("goal_bins"), "arithmetic": ctx[:, 5]}
 
     # ------------------------------------------------------------ heads
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
@@ -412,6 +415,7 @@ class HandaModel(HandaPreTrainedModel):
         votes = lex * weight
         out["app"] = (self.app(q) + self.app_lexicon_gain[0] * votes.amax(1)
                       + self.app_lexicon_gain[1] * votes.sum(1))
+        out["app"] = out["app"] + self.app_arithmetic * enc["arithmetic"][:, None].to(out["app"].dtype)
         if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
             out["app"] = out["app"] + self.app_gain * enc["app_match"]
         return out

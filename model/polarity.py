@@ -6,10 +6,10 @@ element already shows the goal's wish or the opposite, so "flip it if it differs
 stop" is one rule for every switch, including ones training never showed.
 
 Read off fixed wordings: a state word after turn/switch, "to on/off", "is on/off", a state
-word closing the goal, and words such as "untick", "unsubscribe", "star", "켜줘", "해제". A goal
-that asks for both ways at once, or for neither, has no wish (``None``). Known misreads: a
-closing "on" that is not a state ("What is on my calendar on Monday?") and Korean words that
-merely contain a cue ("체크아웃").
+word closing the goal or its clause ("is on", not "what is on my calendar"), and words such as
+"untick", "unsubscribe", "star", "켜줘", "해제" ("체크아웃", check-out, ticks nothing). A goal that
+asks for both ways at once, or for neither, has no wish (``None``). Known misread: Korean words
+other than 체크아웃 that merely contain a cue.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ _EN = [
     re.compile(r"\bto\s+(on|off)\b"),
     re.compile(r"\b(on|off)\s+for\b"),
     re.compile(r"\b(on|off)\s*[.!]?\s*$"),
-    re.compile(r"\b(?:is|be|stays?|keep(?:s)?)\s+(on|off)\b"),
+    # "is on", but not "what is on my calendar": the state word ends its clause
+    re.compile(r"\b(?:is|be|stays?|keep(?:s)?)\s+(on|off)\b(?=\s*(?:$|[,.;:!?)]|(?:and|but|for|again|now|too)\b))"),
 ]
 _WORDS = {
     "enable": _ON, "enabled": _ON, "tick": _ON, "ticked": _ON, "subscribe": _ON,
@@ -36,6 +37,7 @@ _WORD = re.compile(r"[a-z]+")
 # Korean: 켜 (switch on) / 꺼, 끄 (switch off); 해제 (release: untick, unpin); 체크, 동의, 구독, 즐겨찾기 (tick, star)
 _KO = [("해제", _OFF), ("꺼", _OFF), ("끄", _OFF), ("켜", _ON), ("체크", _ON), ("동의", _ON), ("구독", _ON),
        ("즐겨찾기", _ON)]
+_KO_NOT = re.compile(r"체크(?:아웃|인)")  # check-out and check-in hold 체크 but tick nothing
 _RELEASED = ("구독", "체크", "즐겨찾기")  # "구독 해제", "즐겨찾기 해제": one wish, off
 
 
@@ -51,6 +53,7 @@ def wish(goal: str) -> Optional[bool]:
         if state is not None:
             seen.add(state)
     ko_off = False
+    text = _KO_NOT.sub(" ", text)
     for word, state in _KO:
         if word in text:
             if state == _OFF:
