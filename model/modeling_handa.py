@@ -258,6 +258,11 @@ class HandaModel(HandaPreTrainedModel):
         # the goal holds arithmetic (model/keypad.py), the goal asks for an answer (model/asks.py)
         self.ctx = nn.ModuleList([nn.Embedding(64, d), nn.Embedding(2, d), nn.Embedding(2, d), nn.Embedding(2, d),
                                   nn.Embedding(3, d), nn.Embedding(2, d), nn.Embedding(2, d)])
+        # whether the goal asks (ctx 6) biases every verb directly, element verbs and the others: a goal
+        # that asks ends with an answer, one that does not with done -- a rule, not a template's habit
+        self.ask_global = nn.Embedding(2, len(GLOBAL_VERBS))
+        self.ask_el = nn.Embedding(2, len(EL_VERBS))
+        self.ask_verb = nn.Embedding(2, len(VERBS))
         self.cls = nn.Parameter(torch.zeros(d))
         self.type_emb = nn.Embedding(5, d)  # which part of the sequence a token belongs to
         self.blocks = nn.ModuleList([Block(d, config.n_head, config.d_ff) for _ in range(config.n_layer)])
@@ -348,7 +353,7 @@ class HandaModel(HandaPreTrainedModel):
         return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
                 "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"],
                 "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids,
-                "goal_bins": batch.get("goal_bins"), "arithmetic": ctx[:, 5]}
+                "goal_bins": batch.get("goal_bins"), "arithmetic": ctx[:, 5], "asks": ctx[:, 6]}
 
     # ------------------------------------------------------------ heads
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
@@ -428,9 +433,10 @@ class HandaModel(HandaPreTrainedModel):
         """
         els = enc["elements"]
         b, n, _ = els.shape
-        per_el = self.act_el(els + self.act_cls(enc["cls"])[:, None]) + self.act_match(enc["match"])  # (B, N, E)
+        per_el = (self.act_el(els + self.act_cls(enc["cls"])[:, None]) + self.act_match(enc["match"])
+                  + self.ask_el(enc["asks"])[:, None])  # (B, N, E)
         per_el = per_el.masked_fill(~enc["el_mask"][..., None], -1e4).reshape(b, n * len(EL_VERBS))
-        return torch.cat([per_el, self.act_global(enc["cls"])], -1)
+        return torch.cat([per_el, self.act_global(enc["cls"]) + self.ask_global(enc["asks"])], -1)
 
     @staticmethod
     def table_target(verb: torch.Tensor, element: torch.Tensor, n: int) -> torch.Tensor:
@@ -445,7 +451,7 @@ class HandaModel(HandaPreTrainedModel):
 
     def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
         enc = self.encode(batch)
-        verb_logits = self.verb_head(enc["cls"])
+        verb_logits = self.verb_head(enc["cls"]) + self.ask_verb(enc["asks"])
         n = enc["elements"].shape[1]
         if labels is None:
             verb = verb_logits.argmax(-1)

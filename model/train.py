@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class TrainConfig:
     recolor: float = 0.5           # episodes whose screenshots get their colour channels shuffled or inverted
     relabel: float = 0.25          # episodes where some controls wear made-up labels (as a held-out synonym
     relabel_rate: float = 0.5      # would): the share of labelled controls with an id that get one
+    decoy_rate: float = 0.3        # of those, the share that wear a word of the goal instead (see Relabel)
     buffer: int = 150_000
     samples_per_step: int = 12     # fresh samples generated per update (per rank)
     d_model: int = 128
@@ -119,17 +121,39 @@ def made_up_word(rng: random.Random) -> str:
     return word() if rng.random() < 0.7 else f"{word()} {word()}"
 
 
+def goal_words(goal: str) -> list[str]:
+    """The goal's own words outside its quotes: letters only, three or more (two in Hangul: "note", "메모")."""
+    from model.quotes import quoted_spans
+
+    text = goal
+    for a, b in reversed(quoted_spans(goal)):
+        text = text[:a] + " " * (b - a) + text[b:]
+    return sorted({w for w in re.findall(r"[^\W\d_]{2,}", text) if len(w) >= 3 or not w.isascii()})
+
+
 class Relabel:
     """One episode's made-up labels: each labelled control with a platform id keeps its real label or, with
     ``rate``, wears a made-up one -- the same one all episode, as a label synonym training never showed
     would. Ids stay, so the model learns to follow the id and the name lexicon when the label is unknown.
     With ``names`` (the name lexicon) only the controls it knows are renamed: a contact's row keeps its name,
-    as nothing else would tell which contact it is."""
+    as nothing else would tell which contact it is.
 
-    def __init__(self, rng: random.Random, rate: float, names: Optional[dict] = None):
+    With ``decoys`` (the goal's words, ``goal_words``), a ``decoy_rate`` share of the renamed controls wear
+    one of them instead: a held-out look may call the body field of a note "Note" while the goal says "the
+    note", and only the field's value and id tell that the title field is the one to rename. A label that
+    happens to be a goal word must not outweigh everything else."""
+
+    def __init__(self, rng: random.Random, rate: float, names: Optional[dict] = None,
+                 decoys: tuple[str, ...] = (), decoy_rate: float = 0.0):
         self.rng, self.rate = rng, rate
         self.names = names  # when given, only controls the name lexicon knows (not rows of user content)
+        self.decoys, self.decoy_rate = list(decoys), decoy_rate
         self.labels: dict[str, str] = {}
+
+    def _new_label(self) -> str:
+        if self.decoys and self.rng.random() < self.decoy_rate:
+            return self.rng.choice(self.decoys).capitalize()
+        return made_up_word(self.rng)
 
     def __call__(self, obs: Any) -> Any:
         changed = []
@@ -138,7 +162,7 @@ class Relabel:
             control = e.name and e.attrs.get("resource-id") and (s.clickable or s.checked is not None)
             if control and (self.names is None or element_key(e) in self.names):  # the key only when needed
                 if e.name not in self.labels:
-                    self.labels[e.name] = made_up_word(self.rng) if self.rng.random() < self.rate else e.name
+                    self.labels[e.name] = self._new_label() if self.rng.random() < self.rate else e.name
                 if self.labels[e.name] != e.name:
                     e = e.model_copy(update={"name": self.labels[e.name]})
             changed.append(e)
@@ -203,7 +227,8 @@ class Collector:
         goal = augment_goal(inst.goal, rng, cfg.goal_augment)
         recolor = recolor_fn(rng) if rng.random() < cfg.recolor else None
         noisy = rng.random() < cfg.word_noise
-        relabel = Relabel(rng, cfg.relabel_rate, self.featurizer.names) if rng.random() < cfg.relabel else None
+        relabel = (Relabel(rng, cfg.relabel_rate, self.featurizer.names, goal_words(inst.goal), cfg.decoy_rate)
+                   if rng.random() < cfg.relabel else None)
         out = []
         tried = Tried()
         limit = template.steps_hint * 3 + 6

@@ -60,6 +60,24 @@ def test_words_land_under_the_apps_that_show_them(lexicon, tokenizer):
     assert np.all(lexicon.sum(0) <= 1.0 + 1e-6)  # weights are 1 / (apps showing the token)
 
 
+def test_user_content_and_numbers_vote_for_no_app(lexicon, tokenizer):
+    """A contact's name shows in Messages threads and a day number on the calendar: neither names the app.
+    Only fixed controls (ids with few labels) and launcher labels file words."""
+    from controllers.sim.device import SimDevice
+
+    messages = APPS.index("com.handa.messages")
+    for seed in range(TrainConfig.lexicon_seeds):
+        for contact in SimDevice(seed=seed).app("contacts").contacts.values():
+            for word in contact.name.split():
+                for t in _ids(tokenizer, word):
+                    if len(tokenizer.convert_ids_to_tokens(t).lstrip("\u0120")) >= 4:  # whole name pieces
+                        assert lexicon[messages, t] == 0, (contact.name, word)
+    for number in ("18", "92", "2026", "15"):
+        for t in _ids(tokenizer, number):
+            assert not lexicon[:, t].any(), number
+    assert "calculator" in _apps_of(lexicon, tokenizer, "×")  # a sign that says which app: kept
+
+
 def test_scan_is_deterministic_and_never_plays_heldout_templates(tokenizer, lexicon, monkeypatch):
     import tasks.base
 
@@ -98,6 +116,25 @@ def test_an_untrained_app_head_follows_the_lexicon(tokenizer, lexicon, goal, app
     with torch.no_grad():
         out = model(**collate([feats.arrays], tokenizer.pad_token_id))
     assert APPS[int(out["app"].argmax(-1))].endswith("." + app)
+
+
+def test_arithmetic_pushes_the_app_head_by_a_learned_bias(tokenizer, lexicon):
+    """The arithmetic context adds ``app_arithmetic`` to the app logits; goals without arithmetic get nothing."""
+    model = _model(tokenizer, lexicon)
+    calculator = APPS.index("com.handa.calculator")
+    with torch.no_grad():
+        model.app_lexicon.zero_()
+        model.app_arithmetic[calculator] = 20.0
+    obs = SimController(form="phone", seed=1, expose_keys=False).observe()
+    fz = Featurizer(tokenizer, apps=APPS)
+    logits = {}
+    for goal in ("18 곱하기 92는 얼마야?", "Turn on Bluetooth"):
+        with torch.no_grad():
+            out = model(**collate([fz(goal, obs, Memory(), with_image=False).arrays], tokenizer.pad_token_id))
+        logits[goal] = out["app"][0]
+    assert int(logits["18 곱하기 92는 얼마야?"].argmax()) == calculator
+    plain = logits["Turn on Bluetooth"]
+    assert float(plain[calculator]) < 1.0 and float(plain.max() - plain.min()) < 1.0  # no push without arithmetic
 
 
 def test_the_lexicon_is_saved_with_the_model(tokenizer, lexicon, tmp_path):

@@ -30,6 +30,10 @@ from tasks.base import make_instance
     ("Compute 3 + 4 on the calculator", None),
     ("Turn the volume to 15%", None),
     ("Turn on Wi-Fi and turn off Bluetooth", None),
+    ("What is on my calendar on Monday?", None),  # "is on" that is no state
+    ("장바구니 체크아웃 해줘", None),  # check-out ticks nothing
+    ("Make sure Wi-Fi is on", True),
+    ("Wi-Fi is off, and so is Bluetooth", False),
     ("", None),
 ])
 def test_the_wish_is_read_off_the_wording(goal, want):
