@@ -47,3 +47,30 @@ def test_context_says_whether_the_goal_asks(tokenizer):
     obs = SimController(form="phone", seed=1).observe()
     assert fz("기기 이름이 뭐야?", obs, Memory(), with_image=False).arrays["ctx"][6] == 1
     assert fz("Rename this device to Mina", obs, Memory(), with_image=False).arrays["ctx"][6] == 0
+
+
+def test_asking_biases_the_verbs_directly(tokenizer):
+    """The ask context adds a learned bias to every verb: set it to forbid done when the goal asks, and an
+    untrained model can no longer end an asking goal with done (nor answer one that does not ask)."""
+    import torch
+
+    from model.codec import V
+    from model.features import collate
+    from model.modeling_handa import GLOBAL_VERBS, HandaConfig, HandaModel
+
+    torch.manual_seed(0)
+    model = HandaModel(HandaConfig(vocab_size=len(tokenizer), d_model=32, n_layer=1, n_head=2, d_ff=64,
+                                   pad_token_id=tokenizer.pad_token_id)).eval()
+    done, answer = GLOBAL_VERBS.index(V["done"]), GLOBAL_VERBS.index(V["answer"])
+    with torch.no_grad():
+        model.act_global.weight.zero_()
+        model.act_global.bias.zero_()
+        model.act_global.bias[done] = model.act_global.bias[answer] = 50.0  # both would win the table
+        model.ask_global.weight.zero_()
+        model.ask_global.weight[1, done] = model.ask_global.weight[0, answer] = -100.0
+    fz = Featurizer(tokenizer)
+    obs = SimController(form="phone", seed=1).observe()
+    for goal, verb in (("기기 이름이 뭐야?", "answer"), ("Rename this device to Mina", "done")):
+        with torch.no_grad():
+            out = model(**collate([fz(goal, obs, Memory(), with_image=False).arrays], tokenizer.pad_token_id))
+        assert int(out["verb_choice"]) == V[verb], goal

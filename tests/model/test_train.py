@@ -154,3 +154,34 @@ def test_relabel_with_the_name_lexicon_renames_only_the_controls_it_knows():
     after = {e.id: e.name for e in shown.elements}
     assert after[row.id] == row.name
     assert sum(after[e.id] != e.name for e in rows) == len(rows) - 1
+
+
+def test_goal_words_leave_out_quotes_numbers_and_short_words():
+    from model.train import goal_words
+
+    assert goal_words('Rename the note "Flight" to "Car service"') == ["Rename", "note", "the"]
+    assert goal_words("'여행 준비' 메모를 고정 해제해줘") == ["고정", "메모를", "해제해줘"]
+    assert goal_words("What is 91 × 85?") == ["What"]
+    assert goal_words("") == []
+
+
+def test_relabel_decoys_are_words_of_the_goal():
+    import random
+
+    from controllers.actions import OpenApp
+    from controllers.sim.controller import SimController
+    from model.train import Relabel
+
+    controller = SimController(form="phone", seed=1)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    decoys = ("Note", "Subject")
+    shown = Relabel(random.Random(0), 1.0, decoys=decoys, decoy_rate=1.0)(obs)
+    renamed = [s.name for r, s in zip(obs.elements, shown.elements) if s.name != r.name]
+    assert renamed and set(renamed) <= set(decoys)
+    names = []
+    for seed in range(10):
+        mixed = Relabel(random.Random(seed), 1.0, decoys=decoys, decoy_rate=0.3)(obs)
+        names += [s.name for r, s in zip(obs.elements, mixed.elements) if s.name != r.name]
+    share = sum(n in decoys for n in names) / len(names)
+    assert 0.1 < share < 0.6  # about 0.3 of the renamed controls wear a goal word, the rest made-up ones
