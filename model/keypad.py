@@ -20,7 +20,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Optional
 
-from controllers.sim.apps.calculator import canon  # one spelling of arithmetic: * / -, no spaces
+from controllers.sim.apps.calculator import Engine, canon  # one spelling of arithmetic: * / -, no spaces
 
 # the key names a sequence uses; labels that stand for each on a keypad
 KEY_LABELS = {
@@ -106,41 +106,18 @@ def expression_lines(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def goal_value(goal: str) -> Optional[Fraction]:
-    """The value of the goal's arithmetic (times and division before plus and minus), or None.
+    """The value of the goal's arithmetic, or None (none, or a division by zero).
 
-    Read from the parsed key presses, never by evaluating the goal's text as code.
+    The parsed key presses are pressed on the sim calculator's engine (times and division before plus and
+    minus), never by evaluating the goal's text as code.
     """
     keys = goal_keys(goal)
     if keys is None:
         return None
-    numbers: list[Fraction] = []
-    ops: list[str] = []
-    entry = ""
+    engine = Engine()
     for k in keys:
-        if k.isdigit() or k == "dot":
-            entry += "." if k == "dot" else k
-        elif k == "neg":
-            entry = entry[1:] if entry.startswith("-") else "-" + entry
-        else:
-            numbers.append(Fraction(entry or "0"))
-            entry = ""
-            if k != "eq":
-                ops.append(k)
-    terms: list = [numbers[0]]
-    try:
-        for op, num in zip(ops, numbers[1:]):
-            if op == "mul":
-                terms[-1] *= num
-            elif op == "div":
-                terms[-1] /= num
-            else:
-                terms += [op, num]
-    except ZeroDivisionError:
-        return None
-    total = terms[0]
-    for op, num in zip(terms[1::2], terms[2::2]):
-        total = total + num if op == "add" else total - num
-    return total
+        engine.press(k)
+    return None if engine.error else engine.result
 
 
 _SHOWN_NUMBER = re.compile(r"^=?\s*(-?[\d,]*\.?\d+)$")
