@@ -71,6 +71,8 @@ class TrainConfig:
     goal_augment: float = 0.3      # episodes whose goal is wrapped in filler words
     word_noise: float = 0.2        # episodes where some goal tokens are swapped for random ones (robust to
     word_noise_rate: float = 0.12  # words never seen in training, such as a held-out setting's name)
+    name_noise: float = 0.25       # episodes where the goal's words that name the app's controls read as
+                                   # unknown tokens while the match cues stay (see NameNoise)
     recolor: float = 0.5           # episodes whose screenshots get their colour channels shuffled or inverted
     relabel: float = 0.25          # episodes where some controls wear made-up labels (as a held-out synonym
     relabel_rate: float = 0.5      # would): the share of labelled controls with an id that get one
@@ -87,6 +89,32 @@ class TrainConfig:
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
+    ema: float = 0.998             # the saved weights are an exponential moving average of the trained ones
+                                   # (0: the last weights): steadier from run to run than the last step's
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, kept in a second copy of the model.
+
+    Early on the average follows the weights closely (the decay ramps up as ``(1 + n) / (10 + n)``), so a
+    short run still saves a trained model. Buffers are copied as they are."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        self.model.requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        mine = list(self.model.parameters())
+        torch._foreach_lerp_(mine, [p.detach() for p in model.parameters()], 1.0 - d)
+        for a, b in zip(self.model.buffers(), model.buffers()):
+            a.copy_(b)
 
 
 def _ddp() -> tuple[int, int]:
@@ -178,6 +206,28 @@ def noise_tokens(ids: np.ndarray, rng: random.Random, rate: float, vocab: int) -
     return out
 
 
+class NameNoise:
+    """One episode's stand-ins for the goal's words that name a control: each such token (outside quotes)
+    becomes one random token, the same all episode. The cues computed from the real goal (exact and loose
+    matches, the name and link lexicons) stay as they are, so the model learns to follow them when a goal
+    names a control in words it never read in a goal -- as "Switch BT on" is for a held-out template --
+    instead of keying on the words of the templates it trained on. Only inside an app: which app to open
+    is the app lexicon's vote over the real words."""
+
+    def __init__(self, rng: random.Random, vocab: int):
+        self.rng, self.vocab = rng, vocab
+        self.stand_ins: dict[int, int] = {}
+
+    def __call__(self, ids: np.ndarray, quote: np.ndarray, named: set[int]) -> np.ndarray:
+        out = ids.copy()
+        for i, t in enumerate(ids.tolist()):
+            if t in named and (i >= len(quote) or quote[i] == 0):
+                if t not in self.stand_ins:
+                    self.stand_ins[t] = self.rng.randrange(3, self.vocab)
+                out[i] = self.stand_ins[t]
+        return out
+
+
 class Collector:
     """Plays episodes on the sim and returns labelled samples."""
 
@@ -191,6 +241,10 @@ class Collector:
         self.cfg = cfg
         self.rng = rng
         self.templates = templates
+        # per app: the tokens its controls were called by (the name lexicon), for NameNoise
+        self.named: dict[str, set[int]] = {}
+        for key, tokens in featurizer.names.items():
+            self.named.setdefault(key.split("|", 1)[0], set()).update(tokens)
         self.misses = 0
         self.expert_errors = 0
         self.samples = 0
@@ -227,6 +281,7 @@ class Collector:
         goal = augment_goal(inst.goal, rng, cfg.goal_augment)
         recolor = recolor_fn(rng) if rng.random() < cfg.recolor else None
         noisy = rng.random() < cfg.word_noise
+        renamed = NameNoise(rng, len(self.featurizer.tokenizer)) if rng.random() < cfg.name_noise else None
         relabel = (Relabel(rng, cfg.relabel_rate, self.featurizer.names, goal_words(inst.goal), cfg.decoy_rate)
                    if rng.random() < cfg.relabel else None)
         out = []
@@ -256,6 +311,9 @@ class Collector:
             if noisy:
                 feats.arrays["goal_ids"] = noise_tokens(feats.arrays["goal_ids"], rng, cfg.word_noise_rate,
                                                         len(self.featurizer.tokenizer))
+            if renamed is not None and obs.app in self.named:
+                feats.arrays["goal_ids"] = renamed(feats.arrays["goal_ids"], feats.arrays["goal_quote"],
+                                                   self.named[obs.app])
             try:
                 target = encode(label, obs, feats, screenshot_only=screenshot_only, apps=self.apps)
                 out.append((feats.arrays, target.as_dict()))
@@ -344,6 +402,8 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     with torch.no_grad():
         model.app_lexicon.copy_(torch.from_numpy(lexicon))
     model.train()
+    average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None  # before DDP wraps the model
+    saved = average.model if average is not None else model  # what the checkpoint holds
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
@@ -403,10 +463,12 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         result["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if average is not None:
+            average.update(model)
         for k, v in result["losses"].items():
             losses[k] = 0.98 * losses.get(k, v) + 0.02 * v
         if rank == 0 and cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
-            model.save_pretrained(str(out))  # a usable checkpoint along the way
+            saved.save_pretrained(str(out))  # a usable checkpoint along the way
         if progress is not None and rank == 0 and (step % 50 == 0 or step == cfg.steps - 1):
             progress({"step": step + 1, "steps": cfg.steps, "loss": float(result["loss"].detach()),
                       "elapsed": time.monotonic() - start, "episodes": collector.episodes,
@@ -422,7 +484,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         "config": asdict(cfg), "templates": seen_templates(),
     }
     if rank == 0:
-        model.save_pretrained(str(out))
+        saved.save_pretrained(str(out))
         tokenizer.save_pretrained(str(out))
         (out / "training.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if world > 1:

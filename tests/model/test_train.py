@@ -185,3 +185,44 @@ def test_relabel_decoys_are_words_of_the_goal():
         names += [s.name for r, s in zip(obs.elements, mixed.elements) if s.name != r.name]
     share = sum(n in decoys for n in names) / len(names)
     assert 0.1 < share < 0.6  # about 0.3 of the renamed controls wear a goal word, the rest made-up ones
+
+
+def test_weight_average_follows_the_weights_with_a_ramped_decay():
+    import torch
+
+    from model.train import WeightAverage
+
+    net = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    average = WeightAverage(net, decay=0.9)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    average.update(net)  # decay min(0.9, 2/11): mostly the new weights
+    assert torch.allclose(average.model.weight, torch.full((1, 2), 1 - 2 / 11))
+    for _ in range(200):
+        average.update(net)
+    assert torch.allclose(average.model.weight, torch.ones(1, 2), atol=1e-6)
+    assert not average.model.weight.requires_grad and net.weight.requires_grad
+    with torch.no_grad():
+        net.weight.fill_(3.0)
+    average.update(net)  # the full decay now: one update moves a tenth of the way
+    assert torch.allclose(average.model.weight, torch.full((1, 2), 1.2))
+
+
+def test_name_noise_swaps_named_words_alike_all_episode_and_keeps_quotes():
+    import random
+
+    import numpy as np
+
+    from model.train import NameNoise
+
+    noise = NameNoise(random.Random(0), vocab=1000)
+    ids = np.array([5, 40, 41, 40, 7])
+    quote = np.array([0, 0, 0, 1, 0])  # the second 40 is inside a quoted part: typed text stays
+    first = noise(ids, quote, named={40, 7})
+    assert first[0] == 5 and first[2] == 41 and first[3] == 40  # not named, or quoted
+    assert first[1] != 40 and first[4] != 7 and 3 <= first[1] < 1000
+    again = noise(np.array([7, 40]), np.array([0, 0]), named={40, 7})
+    assert again.tolist() == [first[4], first[1]]  # the same stand-in for a word all episode
+    assert ids.tolist() == [5, 40, 41, 40, 7]  # the featurizer's cached array is never changed
