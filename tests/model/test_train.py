@@ -226,3 +226,15 @@ def test_name_noise_swaps_named_words_alike_all_episode_and_keeps_quotes():
     again = noise(np.array([7, 40]), np.array([0, 0]), named={40, 7})
     assert again.tolist() == [first[4], first[1]]  # the same stand-in for a word all episode
     assert ids.tolist() == [5, 40, 41, 40, 7]  # the featurizer's cached array is never changed
+
+
+def test_weight_average_and_name_noise_options_train_a_loadable_checkpoint(tmp_path):
+    plain = train(_with_tokenizer(tmp_path / "plain"), TrainConfig(seed=5, **TINY))
+    both = train(_with_tokenizer(tmp_path / "both"), TrainConfig(seed=5, ema=0.9, name_noise=1.0, **TINY))
+    assert plain["steps"] == both["steps"] == 3
+    wp, wb = (load_file(str(tmp_path / x / "model.safetensors")) for x in ("plain", "both"))
+    assert wp.keys() == wb.keys()
+    assert any(not (wp[k] == wb[k]).all() for k in wp)  # the average (and the noised goals) changed the weights
+    from model.policy import InHousePolicy
+
+    assert InHousePolicy(tmp_path / "both").model_id.startswith("handa-inhouse@")
