@@ -112,8 +112,8 @@ class WeightAverage:
     def update(self, model: torch.nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        mine = list(self.model.parameters())
-        torch._foreach_lerp_(mine, [p.detach() for p in model.parameters()], 1.0 - d)
+        for mine, theirs in zip(self.model.parameters(), model.parameters()):
+            mine.lerp_(theirs.detach(), 1.0 - d)
         for a, b in zip(self.model.buffers(), model.buffers()):
             a.copy_(b)
 
