@@ -98,7 +98,8 @@ class WeightAverage:
     """An exponential moving average of a model's weights, kept in a second copy of the model.
 
     Early on the average follows the weights closely (the decay ramps up as ``(1 + n) / (10 + n)``), so a
-    short run still saves a trained model. Buffers are copied as they are."""
+    short run still saves a trained model. Buffers (the app lexicon) are fixed before training starts, so the
+    copy made here keeps them."""
 
     def __init__(self, model: torch.nn.Module, decay: float):
         import copy
@@ -114,8 +115,6 @@ class WeightAverage:
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for mine, theirs in zip(self.model.parameters(), model.parameters()):
             mine.lerp_(theirs.detach(), 1.0 - d)
-        for a, b in zip(self.model.buffers(), model.buffers()):
-            a.copy_(b)
 
 
 def _ddp() -> tuple[int, int]:
@@ -242,9 +241,9 @@ class Collector:
         self.cfg = cfg
         self.rng = rng
         self.templates = templates
-        # per app: the tokens its controls were called by (the name lexicon), for NameNoise
+        # per app: the tokens its controls were called by (the name lexicon), for NameNoise when it is on
         self.named: dict[str, set[int]] = {}
-        for key, tokens in featurizer.names.items():
+        for key, tokens in (featurizer.names.items() if cfg.name_noise > 0 else ()):
             self.named.setdefault(key.split("|", 1)[0], set()).update(tokens)
         self.misses = 0
         self.expert_errors = 0
