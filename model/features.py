@@ -82,7 +82,12 @@ def id_words(resource_id: str) -> str:
 def element_key(e: UIElement) -> str:
     """An element's name across screens and seeds: its app and platform id words, else its loose label."""
     rid = id_words(e.attrs.get("resource-id", ""))
-    return f"{e.app}|{rid}" if rid else f"{e.app}|~{loose(e.name or e.description)}"
+    return f"{e.app}|{rid}" if rid else label_key(e)
+
+
+def label_key(e: UIElement) -> str:
+    """The key an element has on a device that shows no platform ids: its app and loose label."""
+    return f"{e.app}|~{loose(e.name or e.description)}"
 
 
 def element_fields(e: UIElement) -> tuple[str, str, str, str, str]:
@@ -305,6 +310,7 @@ class Featurizer:
         wanted = wish(goal)  # the goal's wish for a switch or a box (model/polarity.py)
         kinds = asked_kinds(goal)  # the shapes of answer the goal asks for (model/answers.py)
         value = goal_value(goal)  # what the goal's arithmetic comes to (model/keypad.py)
+        named, linked = set(), set()  # goal tokens some element on screen was called by / leads to (lexicons)
         for e in elements:
             fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
@@ -345,11 +351,13 @@ class Featurizer:
             key = element_key(e) if goal_set else ""
             if self.links:  # does this element lead to the goal's words, and how specifically
                 row[14], row[15] = _goal_weights(self.links.get(key), goal_set)
+                linked.update(t for t in self.links.get(key, ()) if t in goal_set)
             if wanted is not None and st.checked is not None:  # already as the goal wants it, or the opposite
                 row[18] = 1.0 if st.checked == wanted else 0.0
                 row[19] = 1.0 - row[18]
             if self.names:  # the goal calls this element by a name it wore on another seed
                 row[20], row[21] = _goal_weights(self.names.get(key), goal_set)
+                named.update(t for t in self.names.get(key, ()) if t in goal_set)
             if kinds and any(kinds & shapes(text) for text in (fields[0], fields[2], fields[3])):
                 row[22] = 1.0  # shows the kind of answer the goal asks for ("15:00" for "what time")
             if (value is not None and not (st.clickable and key_of(e.name, e.description))  # a key "7" is no result
@@ -385,6 +393,9 @@ class Featurizer:
             "app_match": self._app_match(goal_loose),
             "goal_bins": goal_bins,
             "goal_quote": goal_quote,
+            # per goal token: 1 an element on screen was called by it on another seed (the name lexicon), 2 one
+            # leads to it (the link lexicon), 3 both -- "basket" is on a screen whose button says "Add to bag"
+            "goal_named": np.array([(t in named) + 2 * (t in linked) for t in goal_ids.tolist()], dtype=np.int64),
         }
         image = obs.screenshot() if (with_image and obs.has_screenshot) else None
         if image is not None:
@@ -459,6 +470,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
     goal = np.full((b, t), pad, dtype=np.int64)
     touched = np.zeros((b, t), dtype=np.int64)
     quote = np.zeros((b, t), dtype=np.int64)
+    named = np.zeros((b, t), dtype=np.int64)
     el_tok = np.full((b, n, ELEMENT_TOKENS), pad, dtype=np.int64)
     el_seg = np.zeros((b, n, ELEMENT_TOKENS), dtype=np.int64)
     el_role = np.zeros((b, n), dtype=np.int64)
@@ -476,6 +488,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         touched[i, : a["goal_ids"].shape[0]] = a["goal_touched"]
         if "goal_quote" in a:
             quote[i, : a["goal_ids"].shape[0]] = a["goal_quote"]
+        if "goal_named" in a:
+            named[i, : a["goal_ids"].shape[0]] = a["goal_named"]
         el_tok[i, :k], el_seg[i, :k], el_role[i, :k] = a["el_tok"], a["el_seg"], a["el_role"]
         el_states[i, :k], el_box[i, :k], el_flags[i, :k] = a["el_states"], a["el_box"], a["el_flags"]
         el_mask[i, :k] = True
@@ -484,7 +498,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
             has_image[i] = True
     batch = {
         "goal_ids": torch.from_numpy(goal), "goal_touched": torch.from_numpy(touched),
-        "goal_quote": torch.from_numpy(quote),
+        "goal_quote": torch.from_numpy(quote), "goal_named": torch.from_numpy(named),
         "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
         "el_role": torch.from_numpy(el_role), "el_states": torch.from_numpy(el_states),
         "el_box": torch.from_numpy(el_box), "el_flags": torch.from_numpy(el_flags),

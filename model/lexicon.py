@@ -33,7 +33,10 @@ Bluetooth row was seen as "Bluetooth" and as "BT": a goal that says "BT" still n
 row when it reads "블루투스" today. Kept: ids shown on at least two device seeds that wore
 at most ``MAX_NAMES`` distinct labels (rows of user content, whose labels are names and
 dates, wear many), and of those the labels worn on at least two seeds (a contact row's id
-wears a new name on each seed); each token weighs 1 / (ids of its app that wore it).
+wears a new name on each seed); each token weighs 1 / (ids of its app that wore it). A device
+that shows no ids has only labels to go by, so a label worn by exactly one such id (on two
+seeds or more) is filed as well, under the label's key, with that id's names: "Wireless" on a
+phone without ids still goes by "WLAN".
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from model.features import MAX_TEXT_CHARS, SEGMENTS, TextCache, element_fields, element_key, prune
+from model.features import MAX_TEXT_CHARS, SEGMENTS, TextCache, element_fields, element_key, label_key, loose, prune
 
 # the element fields filed under an app: labels, hints, descriptions and id words -- not values
 _VALUE = [name for name, _ in SEGMENTS].index("value")
@@ -56,12 +59,15 @@ def _shown_words(e: Any) -> list[str]:
 
 
 def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3, lowercase: bool = True,
-         max_elements: int = 512) -> tuple[np.ndarray, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+         max_elements: int = 512, label_names: bool = True
+         ) -> tuple[np.ndarray, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """(app lexicon, link lexicon, name lexicon) from playing each template's expert for ``seeds`` seeds.
 
     The app lexicon is a (len(apps), vocabulary) matrix; the link and name lexicons map an element key
     to {token id (as text, for JSON): weight}. Deterministic: fixed seeds, forms taken in turn. Experts read
     the sim-only keys; nothing from the held-out split (templates, themes, synonyms) is ever played.
+    ``label_names`` files the labels of named ids too (see the module docstring); off, the name lexicon
+    holds id keys only, as in checkpoints made before it.
     """
     from controllers.actions import Click, LongPress
     from controllers.sim.controller import SimController
@@ -83,6 +89,9 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     labels: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     worn: dict[str, set[int]] = defaultdict(set)
     looks: dict[str, set[str]] = defaultdict(set)  # id key -> the distinct labels it wore ("" for none)
+    # label key -> id key -> device seeds an element with that id wore that label: a device without ids shows
+    # "Wireless" with nothing else to go by, and the name lexicon knows what the id that wore it was called
+    aliases: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
 
     def tokens_of(obs: Any) -> set[int]:
         out: set[int] = set()
@@ -117,6 +126,8 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                     looks[key].add(_DIGITS.sub("#", label))  # "Cart (2)" and "Cart (3)" are one look
                     if label:
                         labels[key][label].add(s)
+                        if loose(e.name or e.description):
+                            aliases[label_key(e)][key].add(s)
                     worn[key].add(s)
                 try:
                     action = expert.decide(inst.goal, obs, []).action
@@ -164,7 +175,7 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     links: dict[str, dict[str, float]] = {}
     for key, t in sorted(kept):
         links.setdefault(key, {})[str(t)] = round(1.0 / leading[(_group(key), t)], 3)
-    return lexicon, links, _names(text, labels, worn)
+    return lexicon, links, _names(text, labels, worn, aliases if label_names else {})
 
 
 def _group(key: str) -> str:
@@ -173,9 +184,11 @@ def _group(key: str) -> str:
     return f"{app}|{'label' if rest.startswith('~') else 'id'}"
 
 
-def _names(text: TextCache, labels: dict[str, dict[str, set[int]]],
-           worn: dict[str, set[int]]) -> dict[str, dict[str, float]]:
-    """The name lexicon: id key -> {token: 1 / (ids of the same app that wore the token)}."""
+def _names(text: TextCache, labels: dict[str, dict[str, set[int]]], worn: dict[str, set[int]],
+           aliases: dict[str, dict[str, set[int]]]) -> dict[str, dict[str, float]]:
+    """The name lexicon: id key -> {token: 1 / (ids of the same app that wore the token)}; and label key ->
+    the entry of the one id with names that wore that label, on at least two seeds (a label worn by several
+    such ids names none of them)."""
     tokens: dict[str, set[int]] = {}
     for key in sorted(labels):
         recurring = sorted(label for label, seeds in labels[key].items() if len(seeds) >= 2)
@@ -185,5 +198,10 @@ def _names(text: TextCache, labels: dict[str, dict[str, set[int]]],
     for key, ids in tokens.items():
         for t in ids:
             sharing[(key.split("|", 1)[0], t)] += 1
-    return {key: {str(t): round(1.0 / sharing[(key.split("|", 1)[0], t)], 3) for t in sorted(ids)}
-            for key, ids in tokens.items()}
+    out = {key: {str(t): round(1.0 / sharing[(key.split("|", 1)[0], t)], 3) for t in sorted(ids)}
+           for key, ids in tokens.items()}
+    for alias in sorted(aliases):  # ids of content (a row's "label" text) wear it too, but have no names
+        wearers = [key for key in aliases[alias] if key in out]
+        if len(wearers) == 1 and len(aliases[alias][wearers[0]]) >= 2:
+            out[alias] = out[wearers[0]]
+    return out

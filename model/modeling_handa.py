@@ -49,7 +49,7 @@ class HandaConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
                  pad_token_id: int = 0, lowercase: bool = False, links: Optional[dict] = None,
-                 names: Optional[dict] = None, **kwargs):
+                 names: Optional[dict] = None, named_goal: bool = False, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -61,6 +61,7 @@ class HandaConfig(PretrainedConfig):
         self.lowercase = lowercase  # the featurizer reads texts lower-cased (see model.features.TextCache)
         self.links = dict(links or {})  # where elements lead (model/lexicon.py), read by the featurizer
         self.names = dict(names or {})  # what elements were called across seeds (model/lexicon.py), the same
+        self.named_goal = named_goal  # reads which goal words the screen names through the lexicons (goal_named)
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -246,6 +247,9 @@ class HandaModel(HandaPreTrainedModel):
         self.goal_touched = nn.Embedding(2, d)  # has the episode clicked or typed this goal token yet
         self.goal_on_screen = nn.Embedding(8, d)  # is this goal token shown in a label / a value / an id
         self.goal_quote = nn.Embedding(4, d)  # which quoted part of the goal holds this token (0: none; quotes.py)
+        # does an element on screen go by this goal word elsewhere, or lead to it (model/features.py goal_named);
+        # only in models trained with it, so checkpoints from before it load unchanged
+        self.goal_named = nn.Embedding(4, d) if config.named_goal else None
         self.elements = ElementEncoder(d)
         self.screen = ScreenEncoder(d)
         # memory: the last MEMORY_SLOTS actions (verb, what it touched, what it typed, whether it worked)
@@ -327,6 +331,8 @@ class HandaModel(HandaPreTrainedModel):
             goal = goal + self.goal_touched(batch["goal_touched"])
         if "goal_quote" in batch:
             goal = goal + self.goal_quote(batch["goal_quote"])
+        if self.goal_named is not None and "goal_named" in batch:
+            goal = goal + self.goal_named(batch["goal_named"])
         mv = batch["mem_verbs"]
         mem_tok = batch["mem_text"] != pad
         mem_typ = batch["mem_typed"] != pad

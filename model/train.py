@@ -90,6 +90,8 @@ class TrainConfig:
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
     bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
                                    # weights, optimizer and inference stay float32
+    named_goal: bool = False       # the goal tokens read which of them the screen names through the lexicons
+    label_names: bool = False      # the name lexicon also files labels (for devices that show no ids)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -396,10 +398,10 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     apps = sorted(PACKAGES.values())
     # what the seen templates' screens show, per app, and where their elements lead (model/lexicon.py)
     lexicon, links, names = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds,
-                                 lowercase=cfg.lowercase)
+                                 lowercase=cfg.lowercase, label_names=cfg.label_names)
     mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                        d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
-                       links=links, names=names)
+                       links=links, names=names, named_goal=cfg.named_goal)
     model = HandaModel(mcfg)
     with torch.no_grad():
         model.app_lexicon.copy_(torch.from_numpy(lexicon))

@@ -212,7 +212,11 @@ def test_names_say_what_an_element_was_called_on_other_seeds(tokenizer, scanned)
     assert {"bluetooth", "bt"} <= called  # train-look synonyms of the row
     assert "블루투스" not in called  # the held-out synonym was never played
     assert all(0 < w <= 1 for tokens in names.values() for w in tokens.values())
-    assert not any("|~" in key for key in names)  # only elements with a platform id have names
+    # a label key (devices without ids) is filed only as an alias of the one id that wore the label
+    ids = {key for key in names if "|~" not in key}
+    assert all(any(names[key] == names[i] for i in ids) for key in names if "|~" in key)
+    assert names["com.handa.settings|~wireless"] == names["com.handa.settings|wifi"]
+    assert "com.handa.settings|~save" not in names and "com.handa.notes|~save" not in names  # worn by many ids
     # a row of user content (ids c1, c2, ... wear a new contact's name on every seed): not a name
     assert not any(re.fullmatch(r"com\.handa\.contacts\|c\d+", key) for key in names)
     assert "com.handa.contacts|phone row" in names  # the Phone row of a contact's page is a fixed control
@@ -244,3 +248,43 @@ def test_clicking_an_element_covers_the_names_it_wore(tokenizer, scanned):
         memory.push(0, target, [], ok=True, changed=True)
         touched = fz("Switch BT on", obs, memory, with_image=False).arrays["goal_touched"]
         assert bool(touched.any()) is covered
+
+
+def test_goal_words_the_screen_names_through_the_lexicons(tokenizer, scanned):
+    """goal_named marks the goal tokens an element on screen went by elsewhere (1) or leads to (2): "BT" is on a
+    screen that says "블루투스", and "switch" and "on" are not named by anything there."""
+    _, links, names = scanned
+    obs = _settings_page("settings.bluetooth")
+    feats = Featurizer(tokenizer, apps=APPS, names=names, links=links)("Switch BT on", obs, Memory(), with_image=False)
+    named = {tokenizer.decode([int(t)]).strip(): int(c) for t, c in zip(feats.arrays["goal_ids"], feats.arrays["goal_named"])}
+    assert named["bt"] & 1
+    assert not named["switch"] & 1
+    plain = Featurizer(tokenizer, apps=APPS)("Switch BT on", obs, Memory(), with_image=False)
+    assert not plain.arrays["goal_named"].any()
+    batch = collate([feats.arrays, plain.arrays], tokenizer.pad_token_id)
+    assert batch["goal_named"].shape == batch["goal_ids"].shape
+    assert batch["goal_named"][0].tolist()[: len(feats.arrays["goal_named"])] == feats.arrays["goal_named"].tolist()
+
+
+def test_a_device_without_ids_still_finds_a_control_by_its_other_names(tokenizer, scanned):
+    """Seeds with seed % 4 == 3 show no resource ids: "WLAN" still names the switch labelled "Wireless" (a
+    label the wifi id wore on the scanned seeds), through the label's alias in the name lexicon."""
+    names = scanned[2]
+    for seed in range(3, 400, 4):
+        inst = make_instance("settings.wifi", seed=seed, form="phone", split="train")
+        controller = SimController(inst.device, expose_keys=True)
+        controller.execute(OpenApp(app="com.handa.settings"))
+        obs = controller.observe()
+        row = next(e for e in obs.elements if e.attrs.get("sim-key") == "settings:wifi")
+        if row.name == "Wireless":
+            break
+    else:
+        pytest.fail("no seed without ids labels the wifi switch 'Wireless'")
+    assert "resource-id" not in row.attrs
+    feats = Featurizer(tokenizer, apps=APPS, names=names)("Turn off WLAN", obs, Memory(), with_image=False)
+    at = [e.id for e in feats.elements].index(row.id)
+    assert feats.arrays["el_flags"][at, 20] == 1.0
+    flagged = {e.name for e, f in zip(feats.elements, feats.arrays["el_flags"]) if f[20] and e.app == row.app}
+    assert flagged == {"Wireless"}  # the switch and its label text, no other row of the page
+    plain = Featurizer(tokenizer, apps=APPS, names={k: v for k, v in names.items() if "|~" not in k})
+    assert not plain("Turn off WLAN", obs, Memory(), with_image=False).arrays["el_flags"][at, 20]

@@ -238,3 +238,19 @@ def test_weight_average_and_name_noise_options_train_a_loadable_checkpoint(tmp_p
     from model.policy import InHousePolicy
 
     assert InHousePolicy(tmp_path / "both").model_id.startswith("handa-inhouse@")
+
+
+def test_named_goal_and_label_names_options_train_a_loadable_checkpoint(tmp_path):
+    """Off by default (the shipped checkpoint has no goal_named table and no label keys); on, the table is
+    trained and saved, and the saved config says so, so from_pretrained builds the same network."""
+    from model.modeling_handa import HandaModel
+
+    train(_with_tokenizer(tmp_path / "named"), TrainConfig(seed=5, named_goal=True, label_names=True, **{**TINY, "lexicon_seeds": 3}))  # names: 2+ seeds
+    weights = load_file(str(tmp_path / "named" / "model.safetensors"))
+    assert "goal_named.weight" in weights
+    assert weights["goal_named.weight"].std() > 0
+    loaded = HandaModel.from_pretrained(str(tmp_path / "named"))
+    assert loaded.config.named_goal and loaded.goal_named is not None
+    assert any("|~" in key for key in loaded.config.names)  # label keys, for devices without ids
+    assert not any("|~" in key for key in HandaModel.from_pretrained(str(CHECKPOINT)).config.names)
+    assert HandaModel.from_pretrained(str(CHECKPOINT)).goal_named is None
