@@ -26,6 +26,9 @@ label when it has none). "Turn the volume to 15%" names no row of the settings l
 the row that leads to "Media volume" is known; two element flags carry that (see
 ``model.features``). Kept: elements met in at least two episodes, and tokens they
 revealed in at least two; each weighs 1 / (elements of its app that lead to it, counting id keys and label keys apart).
+A switch or a box flips in place and leads nowhere (its "Off" must not make "turn X off" point at it),
+and a token of digits or ASCII marks says nothing of a destination (the goal's "." or "2026"): both are
+left out (``clean_links``).
 
 And it files *what elements are called* (the name lexicon): every label an element with a
 platform id wore across the scanned seeds. The sim draws labels from synonyms, so the
@@ -59,7 +62,7 @@ def _shown_words(e: Any) -> list[str]:
 
 
 def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int = 3, lowercase: bool = True,
-         max_elements: int = 512, label_names: bool = True
+         max_elements: int = 512, label_names: bool = True, clean_links: bool = True
          ) -> tuple[np.ndarray, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """(app lexicon, link lexicon, name lexicon) from playing each template's expert for ``seeds`` seeds.
 
@@ -67,7 +70,9 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     to {token id (as text, for JSON): weight}. Deterministic: fixed seeds, forms taken in turn. Experts read
     the sim-only keys; nothing from the held-out split (templates, themes, synonyms) is ever played.
     ``label_names`` files the labels of named ids too (see the module docstring); off, the name lexicon
-    holds id keys only, as in checkpoints made before it.
+    holds id keys only, as in checkpoints made before it. ``clean_links`` keeps out of the link lexicon
+    what a toggle reveals and tokens without a letter or sign (see the module docstring); off, as in
+    checkpoints made before it.
     """
     from controllers.actions import Click, LongPress
     from controllers.sim.controller import SimController
@@ -100,11 +105,17 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                 out.update(ids)
         return out
 
+    lettered: dict[int, bool] = {}  # token -> whether its text has a letter or a sign
+
+    def says_something(t: int) -> bool:
+        if t not in lettered:
+            lettered[t] = _says_something(tokenizer.decode([t]))
+        return lettered[t]
+
     def file(app_i: int, key: str, strings: list[str], seed: int) -> None:
         for string, (ids, offsets) in zip(strings, text.encode_many(strings)):
             for t, (a, b) in zip(ids, offsets):
-                if any(ch.isalpha() or ord(ch) > 127 and not ch.isspace() and not ch.isdigit()
-                       for ch in string[a:b]):  # "18" on a day button says nothing of calendars; "×" does
+                if _says_something(string[a:b]):  # "18" on a day button says nothing of calendars; "×" does
                     shown[(app_i, key)][t].add(seed)
 
     for template_id in sorted(templates):
@@ -140,11 +151,13 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
                 obs = controller.observe()
                 if isinstance(action, (Click, LongPress)) and getattr(action.target, "id", None) is not None:
                     clicked = before.element(action.target.id)
-                    if clicked is not None:
+                    # a switch or a box flips in place, it leads nowhere: "Wi-Fi" must not lead to "off"
+                    if clicked is not None and not (clean_links and clicked.states.checked is not None):
                         key = element_key(clicked)
                         met[key].add(episode)
                         for t in tokens_of(obs) - tokens_of(before):
-                            revealed[(key, t)].add(episode)
+                            if not clean_links or says_something(t):
+                                revealed[(key, t)].add(episode)
                 # the launcher (or desktop) label that opened an app names that app
                 if isinstance(action, Click) and obs.app != before.app and obs.app in index:
                     target = getattr(action.target, "id", None)
@@ -176,6 +189,11 @@ def scan(tokenizer: Any, apps: list[str], templates: Iterable[str], seeds: int =
     for key, t in sorted(kept):
         links.setdefault(key, {})[str(t)] = round(1.0 / leading[(_group(key), t)], 3)
     return lexicon, links, _names(text, labels, worn, aliases if label_names else {})
+
+
+def _says_something(piece: str) -> bool:
+    """A token's text has a letter or a sign such as "×" or "★" (not only digits, spaces, ASCII marks)."""
+    return any(ch.isalpha() or ord(ch) > 127 and not ch.isspace() and not ch.isdigit() for ch in piece)
 
 
 def _group(key: str) -> str:

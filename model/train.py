@@ -88,10 +88,12 @@ class TrainConfig:
     threads: int = 0               # 0: torch's default (one per core, split between ranks)
     lexicon_seeds: int = 12        # expert episodes per seen template scanned for the lexicons (seeds 3, 7, 11 hide ids)
     lowercase: bool = True         # the model reads texts lower-cased (tokenizer, features)
-    bf16: bool = True              # bfloat16 matmuls in the training forward pass (~1.5x faster on this CPU);
+    bf16: bool = True              # bfloat16 matmuls in the training forward pass where the CPU has bfloat16
+                                   # instructions (``fast_bf16``; ~1.5x faster there, float32 elsewhere);
                                    # weights, optimizer and inference stay float32
     named_goal: bool = False       # the goal tokens read which of them the screen names through the lexicons
     label_names: bool = False      # the name lexicon also files labels (for devices that show no ids)
+    clean_links: bool = False      # the link lexicon leaves out toggles and tokens without a letter (lexicon.py)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -117,6 +119,13 @@ class WeightAverage:
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for mine, theirs in zip(self.model.parameters(), model.parameters()):
             mine.lerp_(theirs.detach(), 1.0 - d)
+
+
+def fast_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX). Without them torch emulates
+    bfloat16 matmuls, measured ~45x slower than float32 on an AVX2-only CPU; with them ~1.5x faster."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def _ddp() -> tuple[int, int]:
@@ -398,7 +407,8 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     apps = sorted(PACKAGES.values())
     # what the seen templates' screens show, per app, and where their elements lead (model/lexicon.py)
     lexicon, links, names = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds,
-                                 lowercase=cfg.lowercase, label_names=cfg.label_names)
+                                 lowercase=cfg.lowercase, label_names=cfg.label_names,
+                                 clean_links=cfg.clean_links)
     mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                        d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
                        links=links, names=names, named_goal=cfg.named_goal)
@@ -438,6 +448,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
                 cursor = (cursor + 1) % cfg.buffer
 
     per_rank = max(1, cfg.batch_size // world)  # the batch is global: ranks split it
+    use_bf16 = cfg.bf16 and fast_bf16()
     start = time.monotonic()
     while len(buffer) < per_rank * 8:
         add(collector.episode(None, 0.0))
@@ -461,7 +472,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         labels = _labels([t for _, t in batch_items])
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             result = net(labels=labels, **batch)
         opt.zero_grad(set_to_none=True)
         result["loss"].backward()
@@ -480,6 +491,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     done_steps = step + (0 if truncated else 1)
     summary = {
         "steps": done_steps, "planned_steps": cfg.steps, "truncated_by_time": truncated, "world_size": world,
+        "bf16": use_bf16,
         "seconds": round(time.monotonic() - start, 1), "episodes_per_rank": collector.episodes,
         "samples_per_rank": collector.samples, "codec_misses_per_rank": collector.misses,
         "expert_errors_per_rank": collector.expert_errors,

@@ -288,3 +288,29 @@ def test_a_device_without_ids_still_finds_a_control_by_its_other_names(tokenizer
     assert flagged == {"Wireless"}  # the switch and its label text, no other row of the page
     plain = Featurizer(tokenizer, apps=APPS, names={k: v for k, v in names.items() if "|~" not in k})
     assert not plain("Turn off WLAN", obs, Memory(), with_image=False).arrays["el_flags"][at, 20]
+
+
+def test_toggles_and_bare_marks_lead_nowhere(tokenizer):
+    """A switch flips in place: what its click reveals ("Off", "Connected") is no destination, and neither
+    is a token of digits or ASCII marks. Left in, "Please turn Bluetooth off." flagged Wi-Fi as leading
+    to the goal's "off" -- and the shipped model clicked Wi-Fi."""
+    from model.lexicon import _says_something
+
+    settings = [t for t in seen_templates() if t.startswith("settings.")]
+    _, raw, _ = scan(tokenizer, APPS, settings, seeds=6, clean_links=False)  # as checkpoints before it
+    _, clean, _ = scan(tokenizer, APPS, settings, seeds=6)
+    off, volume = str(_ids(tokenizer, "off")[0]), str(_ids(tokenizer, "volume")[0])
+    assert off in raw["com.handa.settings|wifi"]
+    assert not {"com.handa.settings|wifi", "com.handa.settings|airplane"} & clean.keys()
+    assert volume in clean["com.handa.settings|sound"]  # a row that opens a page still leads there
+
+    def marks(links):
+        return {t for leads in links.values() for t in leads if not _says_something(tokenizer.decode([int(t)]))}
+
+    assert marks(raw) and not marks(clean)
+    obs = _settings_page("settings.bluetooth")
+    for links, wifi_flagged in ((raw, True), (clean, False)):
+        feats = Featurizer(tokenizer, apps=APPS, links=links)("Please turn Bluetooth off.", obs, Memory(),
+                                                               with_image=False)
+        keys = [e.attrs.get("sim-key") for e in feats.elements]
+        assert bool(feats.arrays["el_flags"][keys.index("settings:wifi"), 14]) is wifi_flagged

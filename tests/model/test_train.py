@@ -10,7 +10,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from model.policy import CHECKPOINT
-from model.train import TrainConfig, train
+from model.train import TrainConfig, fast_bf16, train
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(steps=3, batch_size=8, samples_per_step=4, d_model=32, n_layer=1, n_head=2, d_ff=64, warmup=2,
@@ -32,6 +32,7 @@ def test_short_run_is_deterministic_and_loadable(tmp_path):
     train(_with_tokenizer(tmp_path / "b"), TrainConfig(seed=3, **TINY))
     train(_with_tokenizer(tmp_path / "c"), TrainConfig(seed=4, **TINY))
     assert a["steps"] == 3 and not a["truncated_by_time"]
+    assert a["bf16"] is fast_bf16()  # bfloat16 only where the CPU has the instructions for it
     wa, wb, wc = (load_file(str(tmp_path / x / "model.safetensors")) for x in "abc")
     assert all((wa[k] == wb[k]).all() for k in wa)
     assert any(not (wa[k] == wc[k]).all() for k in wa)
@@ -40,6 +41,16 @@ def test_short_run_is_deterministic_and_loadable(tmp_path):
 
     decision = policy.decide("Turn on Wi-Fi", SimController(seed=1, expose_keys=False).observe(), [])
     assert decision.action is not None or decision.error
+
+
+def test_bfloat16_only_where_the_cpu_has_bfloat16_instructions(monkeypatch):
+    """Emulated bfloat16 (an AVX2-only CPU) measured ~45x slower than float32: training must not use it."""
+    import torch
+
+    for avx512_bf16, amx, fast in ((False, False, False), (True, False, True), (False, True, True)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        assert fast_bf16() is fast
 
 
 def test_minutes_cap_stops_early(tmp_path):
