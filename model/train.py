@@ -94,6 +94,8 @@ class TrainConfig:
     named_goal: bool = False       # the goal tokens read which of them the screen names through the lexicons
     label_names: bool = False      # the name lexicon also files labels (for devices that show no ids)
     clean_links: bool = False      # the link lexicon leaves out toggles and tokens without a letter (lexicon.py)
+    shared_swap: float = 0.0       # episodes (without made-up labels) where a goal word that names a control
+                                   # becomes a made-up word in the goal and on screen alike (see SharedSwap)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -239,6 +241,54 @@ class NameNoise:
         return out
 
 
+class SharedSwap:
+    """One episode's made-up word for each goal word that names a control, in the goal and on screen alike:
+    "Turn on Bluetooth" reads "Turn on Korisen" and the switch says "Korisen" too, as a held-out look's
+    synonym that its goal also uses ("Please turn 블루투스 off" on a screen that says 블루투스). No lexicon
+    knows the word, so only the match of goal and screen tells which control it is: the model learns to
+    follow that match, not only the lexicons or the controls training clicked most. Quoted parts of the
+    goal (text to type) stay; so do values and ids. ``names``: the words that name controls (lower case)."""
+
+    def __init__(self, rng: random.Random, goal: str, names: set[str]):
+        chosen = sorted({w.casefold() for w in goal_words(goal)} & names, key=len, reverse=True)
+        self.words = {w: made_up_word(rng) for w in chosen}
+        self.pattern = (re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, chosen)) + r")(?!\w)", re.IGNORECASE)
+                        if chosen else None)
+
+    def __bool__(self) -> bool:
+        return self.pattern is not None
+
+    def text(self, text: str) -> str:
+        if self.pattern is None or not text:
+            return text
+        return self.pattern.sub(lambda m: self.words[m.group(0).casefold()], text)
+
+    def goal(self, goal: str) -> str:
+        from model.quotes import quoted_spans
+
+        out, last = [], 0
+        for a, b in quoted_spans(goal):
+            out += [self.text(goal[last:a]), goal[a:b]]
+            last = b
+        return "".join(out + [self.text(goal[last:])])
+
+    def __call__(self, obs: Any) -> Any:
+        shown = [e.model_copy(update={"name": self.text(e.name), "description": self.text(e.description),
+                                      "hint": self.text(e.hint)}) for e in obs.elements]
+        return obs.model_copy(update={"elements": shown})
+
+
+def control_words(featurizer: Featurizer) -> set[str]:
+    """The words (lower case) of the labels the name lexicon knows controls by, for ``SharedSwap``."""
+    tokens = {t for entry in featurizer.names.values() for t in entry}
+    words: set[str] = set()
+    for t in tokens:
+        word = featurizer.tokenizer.decode([t]).strip().casefold()
+        if re.fullmatch(r"[^\W\d_]+", word) and (len(word) >= 3 or not word.isascii()):
+            words.add(word)
+    return words
+
+
 class Collector:
     """Plays episodes on the sim and returns labelled samples."""
 
@@ -256,6 +306,7 @@ class Collector:
         self.named: dict[str, set[int]] = {}
         for key, tokens in (featurizer.names.items() if cfg.name_noise > 0 else ()):
             self.named.setdefault(key.split("|", 1)[0], set()).update(tokens)
+        self.control_words = control_words(featurizer) if cfg.shared_swap > 0 else set()
         self.misses = 0
         self.expert_errors = 0
         self.samples = 0
@@ -297,6 +348,11 @@ class Collector:
                    if cfg.name_noise > 0 and rng.random() < cfg.name_noise else None)
         relabel = (Relabel(rng, cfg.relabel_rate, self.featurizer.names, goal_words(inst.goal), cfg.decoy_rate)
                    if rng.random() < cfg.relabel else None)
+        swap = None  # drawn only when on (as name noise)
+        if cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
+            swap = SharedSwap(rng, inst.goal, self.control_words) or None
+            if swap is not None:
+                goal = swap.goal(goal)
         out = []
         tried = Tried()
         limit = template.steps_hint * 3 + 6
@@ -316,6 +372,8 @@ class Collector:
                 self.expert_errors += 1
                 break
             shown = relabel(obs) if relabel is not None else obs  # what the model reads of the tree
+            if swap is not None:
+                shown = swap(shown)
             seen = obs.model_copy(update={"elements": []}) if screenshot_only else shown
             with_image = screenshot_only or rng.random() < cfg.image_rate
             feats = self.featurizer(goal, seen, memory, with_image=with_image)

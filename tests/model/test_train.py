@@ -265,3 +265,56 @@ def test_named_goal_and_label_names_options_train_a_loadable_checkpoint(tmp_path
     assert any("|~" in key for key in loaded.config.names)  # label keys, for devices without ids
     assert not any("|~" in key for key in HandaModel.from_pretrained(str(CHECKPOINT)).config.names)
     assert HandaModel.from_pretrained(str(CHECKPOINT)).goal_named is None
+
+
+def test_shared_swap_renames_a_control_word_in_the_goal_and_on_screen_alike():
+    import random
+
+    from controllers.actions import OpenApp
+    from controllers.sim.controller import SimController
+    from model.train import SharedSwap
+
+    controller = SimController(form="phone", seed=1)
+    controller.execute(OpenApp(app="com.handa.settings"))
+    obs = controller.observe()
+    wifi = next(e for e in obs.elements if e.attrs.get("resource-id", "").endswith("/bluetooth"))
+    word = wifi.name
+    swap = SharedSwap(random.Random(0), f"Please turn {word} off and type '{word}'", {word.casefold(), "please"})
+    assert swap
+    new = swap.words[word.casefold()]
+    assert new.casefold() != word.casefold()
+    # the goal's own words change, its quoted text (what gets typed) does not
+    assert swap.goal(f"Please turn {word} off and type '{word}'") == \
+        f"{swap.words['please']} turn {new} off and type '{word}'"
+    shown = swap(obs)
+    renamed = [s for r, s in zip(obs.elements, shown.elements) if s.name != r.name]
+    assert renamed and all(s.name.replace(new, word) == r.name for r, s in zip(obs.elements, shown.elements))
+    assert all((s.id, s.attrs, s.value, s.states) == (r.id, r.attrs, r.value, r.states)
+               for r, s in zip(obs.elements, shown.elements))
+    again = SharedSwap(random.Random(0), f"Please turn {word} off", {word.casefold(), "please"})
+    assert again.words == swap.words  # deterministic for the episode's generator
+    assert not SharedSwap(random.Random(0), "Open the calculator", {word.casefold()})  # nothing to swap
+
+
+def test_shared_swap_episodes_still_label_every_step(tmp_path):
+    """With the swap in every episode, the expert still labels each state (samples are made, codec misses
+    stay rare): typed text comes from quotes, which stay."""
+    import random
+
+    from model.features import Featurizer
+    from model.lexicon import scan
+    from model.splits import seen_templates
+    from model.train import Collector, control_words
+    from tasks.expert import PACKAGES
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(CHECKPOINT))
+    apps = sorted(PACKAGES.values())
+    templates = [t for t in seen_templates() if t.startswith(("settings.", "contacts.", "notes."))]
+    lexicon, links, names = scan(tokenizer, apps, templates, seeds=3)
+    featurizer = Featurizer(tokenizer, apps=apps, links=links, lexicon=lexicon, names=names)
+    words = control_words(featurizer)
+    assert "airplane" in words and all(w.isalpha() and (len(w) >= 3 or not w.isascii()) for w in words)
+    collector = Collector(featurizer, apps, TrainConfig(shared_swap=1.0, relabel=0.0), random.Random(2), templates)
+    samples = [s for _ in range(24) for s in collector.episode(None, 0.0)]
+    assert len(samples) > 60 and collector.misses <= 0.05 * len(samples)
