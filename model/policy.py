@@ -157,7 +157,8 @@ class Runner:
         if feats is None:
             feats = self.featurizer(goal, obs, memory, with_image=with_image)
         was_training = self.model.training
-        self.model.eval()
+        if was_training:  # the plain flag flip: transformers' own train()/eval() also re-resolve kernels,
+            torch.nn.Module.train(self.model, False)  # measured ~5 ms a call, paid twice per training roll-in step
         batch = collate([feats.arrays], self.tokenizer.pad_token_id)
         if tried:
             cells = [c for c in (table_cell(a, feats) for a in tried) if c is not None]
@@ -173,7 +174,7 @@ class Runner:
                     batch[name] = mask
         out = self.model(**batch)
         if was_training:
-            self.model.train()
+            torch.nn.Module.train(self.model, True)
         picked = choose(out, feats=feats)
         return decode(picked, feats, self.apps), picked, feats
 
