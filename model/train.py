@@ -241,16 +241,29 @@ class NameNoise:
         return out
 
 
+def _flat(values: Any) -> str:
+    """Every string inside ``values`` (a task's params: dicts, lists, numbers), joined."""
+    if isinstance(values, dict):
+        return " ".join(_flat(v) for v in values.values())
+    if isinstance(values, (list, tuple, set)):
+        return " ".join(_flat(v) for v in values)
+    return str(values) if values is not None else ""
+
+
 class SharedSwap:
     """One episode's made-up word for each goal word that names a control, in the goal and on screen alike:
     "Turn on Bluetooth" reads "Turn on Korisen" and the switch says "Korisen" too, as a held-out look's
     synonym that its goal also uses ("Please turn 블루투스 off" on a screen that says 블루투스). No lexicon
     knows the word, so only the match of goal and screen tells which control it is: the model learns to
     follow that match, not only the lexicons or the controls training clicked most. Quoted parts of the
-    goal (text to type) stay; so do values and ids. ``names``: the words that name controls (lower case)."""
+    goal stay, and so do the words of the task's ``values`` (its params: text to type, names to find); ids and
+    values on screen stay too. ``names``: the words that name controls (lower case)."""
 
-    def __init__(self, rng: random.Random, goal: str, names: set[str]):
-        chosen = sorted({w.casefold() for w in goal_words(goal)} & names, key=len, reverse=True)
+    def __init__(self, rng: random.Random, goal: str, names: set[str], values: Any = ()):
+        # never a word of the task's own values (what gets typed, searched or answered: "Call me when
+        # you're free" is copied from the goal as it is), only of the wording around them
+        kept = {w.casefold() for w in re.findall(r"\w+", _flat(values))}
+        chosen = sorted(({w.casefold() for w in goal_words(goal)} & names) - kept, key=len, reverse=True)
         self.words = {w: made_up_word(rng) for w in chosen}
         self.pattern = (re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, chosen)) + r")(?!\w)", re.IGNORECASE)
                         if chosen else None)
@@ -350,7 +363,7 @@ class Collector:
                    if rng.random() < cfg.relabel else None)
         swap = None  # drawn only when on (as name noise)
         if cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
-            swap = SharedSwap(rng, inst.goal, self.control_words) or None
+            swap = SharedSwap(rng, inst.goal, self.control_words, inst.params) or None
             if swap is not None:
                 goal = swap.goal(goal)
         out = []

@@ -294,6 +294,10 @@ def test_shared_swap_renames_a_control_word_in_the_goal_and_on_screen_alike():
     again = SharedSwap(random.Random(0), f"Please turn {word} off", {word.casefold(), "please"})
     assert again.words == swap.words  # deterministic for the episode's generator
     assert not SharedSwap(random.Random(0), "Open the calculator", {word.casefold()})  # nothing to swap
+    # a word of the task's own values (text to type, a name to find) is copied as it is: never swapped
+    typed = SharedSwap(random.Random(0), f"Text Mina: turn {word} off", {word.casefold(), "mina"},
+                       {"to": "Mina", "body": [f"turn {word} off"]})
+    assert not typed
 
 
 def test_shared_swap_episodes_still_label_every_step(tmp_path):
