@@ -274,7 +274,7 @@ class SharedSwap:
     def text(self, text: str) -> str:
         if self.pattern is None or not text:
             return text
-        return self.pattern.sub(lambda m: self.words[m.group(0).casefold()], text)
+        return self.pattern.sub(lambda m: self.words.get(m.group(0).casefold(), m.group(0)), text)
 
     def goal(self, goal: str) -> str:
         from model.quotes import quoted_spans
