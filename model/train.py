@@ -286,8 +286,11 @@ class SharedSwap:
         return "".join(out + [self.text(goal[last:])])
 
     def __call__(self, obs: Any) -> Any:
-        shown = [e.model_copy(update={"name": self.text(e.name), "description": self.text(e.description),
-                                      "hint": self.text(e.hint)}) for e in obs.elements]
+        shown = []
+        for e in obs.elements:  # copied only where a text changes: this runs on every training step
+            texts = {"name": self.text(e.name), "description": self.text(e.description), "hint": self.text(e.hint)}
+            changed = texts != {"name": e.name, "description": e.description, "hint": e.hint}
+            shown.append(e.model_copy(update=texts) if changed else e)
         return obs.model_copy(update={"elements": shown})
 
 
