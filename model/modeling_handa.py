@@ -49,7 +49,7 @@ class HandaConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
                  pad_token_id: int = 0, lowercase: bool = False, links: Optional[dict] = None,
-                 names: Optional[dict] = None, named_goal: bool = False, **kwargs):
+                 names: Optional[dict] = None, named_goal: bool = False, identity_bound: float = 0.0, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -62,6 +62,9 @@ class HandaConfig(PretrainedConfig):
         self.links = dict(links or {})  # where elements lead (model/lexicon.py), read by the featurizer
         self.names = dict(names or {})  # what elements were called across seeds (model/lexicon.py), the same
         self.named_goal = named_goal  # reads which goal words the screen names through the lexicons (goal_named)
+        # > 0: what an element's learned vector says for or against it as a target is squashed into
+        # (-identity_bound, identity_bound) (see HandaModel.bounded); the match cues stay unbounded. 0: off
+        self.identity_bound = identity_bound
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -362,6 +365,16 @@ class HandaModel(HandaPreTrainedModel):
                 "goal_bins": batch.get("goal_bins"), "arithmetic": ctx[:, 5], "asks": ctx[:, 6]}
 
     # ------------------------------------------------------------ heads
+    def bounded(self, score: torch.Tensor) -> torch.Tensor:
+        """An element's score from its learned vector, squashed when the config sets ``identity_bound``.
+
+        Why: a control that training only ever showed as a distractor (the Bluetooth switch, when toggling
+        it is a held-out task) earns an unbounded "never the target" score, which then outweighs the goal
+        naming it exactly. Bounded, such priors can still rank controls, but a match cue (``ptr_match``,
+        ``act_match``: unbounded) can always overrule them."""
+        c = getattr(self.config, "identity_bound", 0.0)
+        return c * torch.tanh(score / c) if c > 0 else score
+
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
         """Scores of every element as the target of ``verb``."""
         q = enc["cls"] + self.verb_emb(verb)
@@ -369,7 +382,7 @@ class HandaModel(HandaPreTrainedModel):
         ptr = torch.einsum("bd,bnd->bn", self.ptr_q(q), self.ptr_k(els)) / math.sqrt(self.config.d_model)
         column = verb.clamp(min=0)[:, None, None].expand(-1, els.shape[1], 1)
         lexical = self.ptr_match(enc["match"]).gather(-1, column)
-        return (ptr + self.ptr_bias(els)[..., 0] + lexical[..., 0]).masked_fill(~enc["el_mask"], -1e4)
+        return (self.bounded(ptr + self.ptr_bias(els)[..., 0]) + lexical[..., 0]).masked_fill(~enc["el_mask"], -1e4)
 
     def heads(self, enc: dict[str, torch.Tensor], verb: torch.Tensor, element: torch.Tensor,
               cell: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
@@ -439,7 +452,7 @@ class HandaModel(HandaPreTrainedModel):
         """
         els = enc["elements"]
         b, n, _ = els.shape
-        per_el = (self.act_el(els + self.act_cls(enc["cls"])[:, None]) + self.act_match(enc["match"])
+        per_el = (self.bounded(self.act_el(els + self.act_cls(enc["cls"])[:, None])) + self.act_match(enc["match"])
                   + self.ask_el(enc["asks"])[:, None])  # (B, N, E)
         per_el = per_el.masked_fill(~enc["el_mask"][..., None], -1e4).reshape(b, n * len(EL_VERBS))
         return torch.cat([per_el, self.act_global(enc["cls"]) + self.ask_global(enc["asks"])], -1)

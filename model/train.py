@@ -96,6 +96,8 @@ class TrainConfig:
     clean_links: bool = False      # the link lexicon leaves out toggles and tokens without a letter (lexicon.py)
     shared_swap: float = 0.0       # episodes (without made-up labels) where a goal word that names a control
                                    # becomes a made-up word in the goal and on screen alike (see SharedSwap)
+    identity_bound: float = 0.0    # > 0: bound what an element's learned vector adds to its target score
+                                   # (HandaConfig.identity_bound), so exact-match cues can overrule it
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -485,7 +487,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
                                  clean_links=cfg.clean_links)
     mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                        d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
-                       links=links, names=names, named_goal=cfg.named_goal)
+                       links=links, names=names, named_goal=cfg.named_goal, identity_bound=cfg.identity_bound)
     model = HandaModel(mcfg)
     with torch.no_grad():
         model.app_lexicon.copy_(torch.from_numpy(lexicon))

@@ -1,0 +1,66 @@
+"""The network's parts that training alone does not pin down: the identity bound of the target scores."""
+from __future__ import annotations
+
+import torch
+
+from model.modeling_handa import EL_VERBS, ElementEncoder, HandaConfig, HandaModel
+
+
+def _table_inputs(n: int = 5, d: int = 16) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {"elements": torch.randn(1, n, d, generator=g) * 50, "cls": torch.randn(1, d, generator=g),
+            "el_mask": torch.ones(1, n, dtype=torch.bool), "match": torch.zeros(1, n, ElementEncoder.N_MATCH),
+            "asks": torch.zeros(1, dtype=torch.long)}
+
+
+def _model(bound: float) -> HandaModel:
+    torch.manual_seed(0)
+    model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=1, n_head=2, d_ff=32, identity_bound=bound))
+    with torch.no_grad():  # an element vector with strong opinions: scores far outside the bound
+        model.act_el[1].weight.mul_(100.0)
+        model.act_match.weight.zero_()
+        model.act_match.bias.zero_()
+        model.act_match.weight[:, 0] = 8.0  # the first match cue (the name occurs in the goal) adds 8
+    return model.eval()
+
+
+def test_identity_bound_caps_what_an_element_vector_adds():
+    enc = _table_inputs()
+    n, e = enc["elements"].shape[1], len(EL_VERBS)
+    free = _model(0.0).action_table(enc)[0, :n * e]
+    assert free.abs().max() > 10  # without the bound the vector alone moves scores far
+    model = _model(2.0)
+    with torch.no_grad():
+        per_el = model.action_table(enc)[0, :n * e] - model.ask_el(enc["asks"]).repeat(1, n)[0]
+    assert per_el.abs().max() <= 2.0 + 1e-5
+
+
+def test_a_match_cue_overrules_an_element_vector_only_when_bounded():
+    enc = _table_inputs()
+    n, e = enc["elements"].shape[1], len(EL_VERBS)
+    click = EL_VERBS.index(0)  # verb 0 is click
+    with torch.no_grad():
+        raw = _model(0.0).action_table(enc)[0, :n * e].view(n, e)[:, click]
+    unloved = int(raw.argmin())  # the element its vector ranks last as a click target
+    enc["match"][0, unloved, 0] = 1.0  # ...is the one the goal names
+    with torch.no_grad():
+        free = _model(0.0).action_table(enc)[0, :n * e].view(n, e)[:, click]
+        bounded = _model(2.0).action_table(enc)[0, :n * e].view(n, e)[:, click]
+    assert int(free.argmax()) != unloved
+    assert int(bounded.argmax()) == unloved
+    # the pointer head is bounded the same way
+    verb = torch.zeros(1, dtype=torch.long)
+    with torch.no_grad():
+        model = _model(2.0)
+        model.ptr_match.weight.zero_()
+        model.ptr_match.bias.zero_()
+        model.ptr_match.weight[:, 0] = 8.0
+        model.ptr_q.weight.mul_(100.0)
+        assert int(model.pointer(enc, verb).argmax()) == unloved
+
+
+def test_checkpoints_without_the_bound_load_unbounded():
+    cfg = HandaConfig(vocab_size=64, d_model=16, n_layer=1, n_head=2, d_ff=32)
+    assert cfg.identity_bound == 0.0
+    score = torch.tensor([-50.0, 0.5, 50.0])
+    assert torch.equal(HandaModel(cfg).bounded(score), score)
