@@ -29,7 +29,7 @@ import torch
 from controllers.actions import Click, Direction, ElementTarget, Scroll, System, SystemButton
 from controllers.policy import HistoryEntry
 from model.codec import CodecError, Target, encode, verb_of
-from model.features import Featurizer, Memory, collate, element_key
+from model.features import SEGMENTS, Featurizer, Memory, collate, element_key
 from model.lexicon import scan
 from model.policy import Tried
 from model.splits import seen_templates
@@ -98,6 +98,7 @@ class TrainConfig:
                                    # becomes a made-up word in the goal and on screen alike (see SharedSwap)
     identity_bound: float = 0.0    # > 0: bound what an element's learned vector adds to its target score
                                    # (HandaConfig.identity_bound), so exact-match cues can overrule it
+    id_noise: float = 0.0          # episodes where the controls' ids read as unknown tokens (see IdNoise)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -243,6 +244,32 @@ class NameNoise:
         return out
 
 
+_RID_SEGMENT = [name for name, _ in SEGMENTS].index("rid") + 1  # as el_seg numbers it (0: padding)
+
+
+class IdNoise:
+    """One episode's stand-ins for the tokens of the controls' platform ids (``resource-id``): each becomes one
+    random token, the same all episode. What the ids feed elsewhere stays (the name and link lexicons and the
+    id's loose match with the goal are read from the real tree), so the model learns to rank controls by
+    those cues and by how the goal matches their labels rather than by remembering which ids training clicked
+    -- a control that only ever was a distractor (the Bluetooth switch, when toggling it is a held-out task)
+    otherwise carries a "never the target" prior in its id."""
+
+    def __init__(self, rng: random.Random, vocab: int):
+        self.rng, self.vocab = rng, vocab
+        self.stand_ins: dict[int, int] = {}
+
+    def __call__(self, el_tok: np.ndarray, el_seg: np.ndarray) -> np.ndarray:
+        out = el_tok.copy()
+        where = np.nonzero(el_seg == _RID_SEGMENT)
+        for i, j in zip(*where):
+            t = int(el_tok[i, j])
+            if t not in self.stand_ins:
+                self.stand_ins[t] = self.rng.randrange(3, self.vocab)
+            out[i, j] = self.stand_ins[t]
+        return out
+
+
 def _flat(values: Any) -> str:
     """Every string inside ``values`` (a task's params: dicts, lists, numbers), joined."""
     if isinstance(values, dict):
@@ -366,6 +393,8 @@ class Collector:
                    if cfg.name_noise > 0 and rng.random() < cfg.name_noise else None)
         relabel = (Relabel(rng, cfg.relabel_rate, self.featurizer.names, goal_words(inst.goal), cfg.decoy_rate)
                    if rng.random() < cfg.relabel else None)
+        ids = (IdNoise(rng, len(self.featurizer.tokenizer))  # drawn only when on (as name noise)
+               if cfg.id_noise > 0 and rng.random() < cfg.id_noise else None)
         swap = None  # drawn only when on (as name noise)
         if cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
             swap = SharedSwap(rng, inst.goal, self.control_words, inst.params) or None
@@ -400,6 +429,8 @@ class Collector:
             if noisy:
                 feats.arrays["goal_ids"] = noise_tokens(feats.arrays["goal_ids"], rng, cfg.word_noise_rate,
                                                         len(self.featurizer.tokenizer))
+            if ids is not None:
+                feats.arrays["el_tok"] = ids(feats.arrays["el_tok"], feats.arrays["el_seg"])
             if renamed is not None and obs.app in self.named:
                 feats.arrays["goal_ids"] = renamed(feats.arrays["goal_ids"], feats.arrays["goal_quote"],
                                                    self.named[obs.app])

@@ -322,3 +322,57 @@ def test_shared_swap_episodes_still_label_every_step(tmp_path):
     collector = Collector(featurizer, apps, TrainConfig(shared_swap=1.0, relabel=0.0), random.Random(2), templates)
     samples = [s for _ in range(24) for s in collector.episode(None, 0.0)]
     assert len(samples) > 60 and collector.misses <= 0.05 * len(samples)
+
+
+def test_id_noise_hides_the_ids_and_nothing_else():
+    import random
+
+    import numpy as np
+
+    from controllers.sim.controller import SimController
+    from model.features import SEGMENTS, Featurizer, Memory
+    from model.train import IdNoise
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(CHECKPOINT))
+    featurizer = Featurizer(tokenizer, apps=[])
+    controller = SimController(form="phone", seed=1)
+    feats = featurizer("Turn Bluetooth off", controller.observe(), Memory()).arrays
+    tok, seg = feats["el_tok"], feats["el_seg"]
+    rid = seg == [name for name, _ in SEGMENTS].index("rid") + 1
+    assert rid.sum() > 10
+    noise = IdNoise(random.Random(0), len(tokenizer))
+    out = noise(tok, seg)
+    assert np.array_equal(out[~rid], tok[~rid])  # names, hints, descriptions and values stay
+    assert (out[rid] != tok[rid]).mean() > 0.9
+    # one stand-in per token, all episode: equal ids still read alike, different ones apart
+    again = noise(tok, seg)
+    assert np.array_equal(again, out)
+    pairs = {(int(a), int(b)) for a, b in zip(tok[rid], out[rid])}
+    assert len({a for a, _ in pairs}) == len(pairs)
+    assert IdNoise(random.Random(0), len(tokenizer))(tok, seg).tolist() == out.tolist()  # deterministic
+
+
+def test_id_noise_episodes_read_stand_ins_for_ids():
+    import random
+
+    import numpy as np
+
+    from model.features import SEGMENTS, Featurizer
+    from model.train import Collector
+    from tasks.expert import PACKAGES
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(CHECKPOINT))
+    apps = sorted(PACKAGES.values())
+    featurizer = Featurizer(tokenizer, apps=apps)
+    rid = [name for name, _ in SEGMENTS].index("rid") + 1
+    def rid_tokens(id_noise: float) -> list[int]:
+        collector = Collector(featurizer, apps, TrainConfig(id_noise=id_noise), random.Random(5), ["settings.wifi"])
+        samples = [s for _ in range(3) for s in collector.episode(None, 0.0)]
+        assert samples
+        return [int(t) for arrays, _ in samples for t in np.asarray(arrays["el_tok"])[np.asarray(arrays["el_seg"]) == rid]]
+
+    real = set(rid_tokens(0.0))  # the settings screens' id tokens
+    noisy = rid_tokens(1.0)  # the same screens (one template), ids read through stand-ins
+    assert len(noisy) > 50 and sum(t in real for t in noisy) < 0.1 * len(noisy)
