@@ -285,6 +285,11 @@ class HandaModel(HandaPreTrainedModel):
         # directly, so "click what the goal names" does not have to be relearned per template
         self.ptr_match = nn.Linear(ElementEncoder.N_MATCH, len(VERBS))
         self.act_match = nn.Linear(ElementEncoder.N_MATCH, len(EL_VERBS))
+        # with the identity bound: an unbounded scorer of each element that cannot know which element it is --
+        # only how its texts match the goal, its role and its states -- so "the switch the goal names, not yet
+        # as the goal wants it" can outweigh any prior about that control (the bounded vector still ranks the rest)
+        self.act_lex = (nn.Sequential(nn.Linear(ElementEncoder.N_MATCH + N_STATES + len(ROLES), d), nn.GELU(),
+                                      nn.Linear(d, len(EL_VERBS))) if config.identity_bound > 0 else None)
         self.app_gain = nn.Parameter(torch.tensor(6.0))  # the goal names an app: a bias toward opening it
         # the goal holds arithmetic (model/keypad.py): a learned push toward the app that does sums, for
         # goals that do not name it ("18 곱하기 92는 얼마야?")
@@ -362,6 +367,7 @@ class HandaModel(HandaPreTrainedModel):
         return {"cls": x[:, 0], "goal": x[:, g0:c0], "grid": cells + ctx_cells, "elements": x[:, e0:],
                 "el_tok": batch["el_tok"], "goal_mask": goal_mask, "el_mask": el_mask, "el_seg": batch["el_seg"],
                 "match": match, "app_match": batch.get("app_match"), "goal_ids": goal_ids,
+                "el_role": batch["el_role"], "el_states": batch["el_states"],
                 "goal_bins": batch.get("goal_bins"), "arithmetic": ctx[:, 5], "asks": ctx[:, 6]}
 
     # ------------------------------------------------------------ heads
@@ -454,6 +460,9 @@ class HandaModel(HandaPreTrainedModel):
         b, n, _ = els.shape
         per_el = (self.bounded(self.act_el(els + self.act_cls(enc["cls"])[:, None])) + self.act_match(enc["match"])
                   + self.ask_el(enc["asks"])[:, None])  # (B, N, E)
+        if self.act_lex is not None:
+            role = F.one_hot(enc["el_role"].long(), len(ROLES)).to(per_el.dtype)
+            per_el = per_el + self.act_lex(torch.cat([enc["match"], enc["el_states"].to(per_el.dtype), role], -1))
         per_el = per_el.masked_fill(~enc["el_mask"][..., None], -1e4).reshape(b, n * len(EL_VERBS))
         return torch.cat([per_el, self.act_global(enc["cls"]) + self.ask_global(enc["asks"])], -1)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from model.features import N_STATES
 from model.modeling_handa import EL_VERBS, ElementEncoder, HandaConfig, HandaModel
 
 
@@ -10,7 +11,8 @@ def _table_inputs(n: int = 5, d: int = 16) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {"elements": torch.randn(1, n, d, generator=g) * 50, "cls": torch.randn(1, d, generator=g),
             "el_mask": torch.ones(1, n, dtype=torch.bool), "match": torch.zeros(1, n, ElementEncoder.N_MATCH),
-            "asks": torch.zeros(1, dtype=torch.long)}
+            "asks": torch.zeros(1, dtype=torch.long), "el_role": torch.zeros(1, n, dtype=torch.long),
+            "el_states": torch.zeros(1, n, N_STATES)}
 
 
 def _model(bound: float) -> HandaModel:
@@ -21,6 +23,9 @@ def _model(bound: float) -> HandaModel:
         model.act_match.weight.zero_()
         model.act_match.bias.zero_()
         model.act_match.weight[:, 0] = 8.0  # the first match cue (the name occurs in the goal) adds 8
+        if model.act_lex is not None:  # the identity-free scorer: silent here (tested on its own below)
+            model.act_lex[2].weight.zero_()
+            model.act_lex[2].bias.zero_()
     return model.eval()
 
 
@@ -64,3 +69,26 @@ def test_checkpoints_without_the_bound_load_unbounded():
     assert cfg.identity_bound == 0.0
     score = torch.tensor([-50.0, 0.5, 50.0])
     assert torch.equal(HandaModel(cfg).bounded(score), score)
+
+
+def test_the_lexical_scorer_cannot_tell_elements_apart_by_their_vectors():
+    """Bounded models add an unbounded scorer of match cues, role and states only: two elements alike in
+    those get the same share from it however different their learned vectors are."""
+    torch.manual_seed(0)
+    model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=1, n_head=2, d_ff=32, identity_bound=2.0))
+    assert HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=1, n_head=2, d_ff=32)).act_lex is None
+    enc = _table_inputs(n=3)
+    enc["match"][0, :2, 0] = 1.0  # elements 0 and 1: the goal names both; 2: not named
+    enc["el_states"][0, :, 4] = 1.0
+    n, e = 3, len(EL_VERBS)
+    with torch.no_grad():
+        model.act_lex[0].weight.mul_(100.0)
+        model.act_lex[2].weight.mul_(100.0)
+        full = model.action_table(enc)[0, :n * e].view(n, e)
+        model.act_lex[2].weight.zero_()
+        model.act_lex[2].bias.zero_()
+        rest = model.action_table(enc)[0, :n * e].view(n, e)
+    lexical = full - rest
+    assert torch.allclose(lexical[0], lexical[1])
+    assert not torch.allclose(lexical[0], lexical[2])
+    assert lexical.abs().max() > 10  # and it is not squashed
