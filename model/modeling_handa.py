@@ -63,7 +63,8 @@ class HandaConfig(PretrainedConfig):
         self.names = dict(names or {})  # what elements were called across seeds (model/lexicon.py), the same
         self.named_goal = named_goal  # reads which goal words the screen names through the lexicons (goal_named)
         # > 0: what an element's learned vector says for or against it as a target is squashed into
-        # (-identity_bound, identity_bound) (see HandaModel.bounded); the match cues stay unbounded. 0: off
+        # (-identity_bound, identity_bound) (see HandaModel.bounded) and an identity-free scorer of the match
+        # cues, role and states (act_lex, unbounded) joins the action table. 0: off, as in older checkpoints
         self.identity_bound = identity_bound
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
@@ -376,8 +377,8 @@ class HandaModel(HandaPreTrainedModel):
 
         Why: a control that training only ever showed as a distractor (the Bluetooth switch, when toggling
         it is a held-out task) earns an unbounded "never the target" score, which then outweighs the goal
-        naming it exactly. Bounded, such priors can still rank controls, but a match cue (``ptr_match``,
-        ``act_match``: unbounded) can always overrule them."""
+        naming it exactly. Bounded, such priors can still rank controls, but the match cues (``ptr_match``,
+        ``act_match`` and the identity-free ``act_lex``: unbounded) can always overrule them."""
         c = getattr(self.config, "identity_bound", 0.0)
         return c * torch.tanh(score / c) if c > 0 else score
 

@@ -96,9 +96,11 @@ class TrainConfig:
     clean_links: bool = False      # the link lexicon leaves out toggles and tokens without a letter (lexicon.py)
     shared_swap: float = 0.0       # episodes (without made-up labels) where a goal word that names a control
                                    # becomes a made-up word in the goal and on screen alike (see SharedSwap)
-    identity_bound: float = 0.0    # > 0: bound what an element's learned vector adds to its target score
-                                   # (HandaConfig.identity_bound), so exact-match cues can overrule it
-    id_noise: float = 0.0          # episodes where the controls' ids read as unknown tokens (see IdNoise)
+    identity_bound: float = 0.0    # > 0: bound what an element's learned vector adds to its target score and
+                                   # add an identity-free scorer (HandaConfig.identity_bound), so match cues can
+                                   # overrule a learned "never the target"; off: capped runs were not better
+    id_noise: float = 0.0          # episodes where the controls' ids read as unknown tokens (see IdNoise);
+                                   # off: a capped run with it was not better
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
