@@ -39,7 +39,12 @@ def train(
                                                            "shipped recipe)."),
     seed: int = typer.Option(0, help="Seed of everything: tokenizer corpus, weights, episodes. Same seed and "
                                      "ranks, same checkpoint."),
-    batch_size: Optional[int] = typer.Option(None, min=1, help="Global batch size (split across processes)."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="Batch size of each update of a network (split "
+                                                               "across the processes that train it)."),
+    members: Optional[int] = typer.Option(None, min=1, help="Networks trained apart (own seeds, own episodes; "
+                                                            "under --procs, each on its share of the processes) "
+                                                            "and saved as one ensemble that averages their "
+                                                            "decisions. Default: the shipped recipe's."),
     procs: int = typer.Option(2, min=1, help="Processes: >1 launches this same training under torchrun (DDP over "
                                              "gloo), each process generating its own episodes on its own core. "
                                              "The shipped checkpoint was trained with 2."),
@@ -63,6 +68,8 @@ def train(
             cmd += ["--minutes", str(minutes)]
         if batch_size is not None:
             cmd += ["--batch-size", str(batch_size)]
+        if members is not None:
+            cmd += ["--members", str(members)]
         console.print(f"[dim]{escape(' '.join(cmd))}[/dim]")
         raise typer.Exit(subprocess.call(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}))
     from model.train import train as run_training
@@ -72,6 +79,8 @@ def train(
         cfg.steps = steps
     if batch_size is not None:
         cfg.batch_size = batch_size
+    if members is not None:
+        cfg.members = members
     with _progress(console) as progress:
         task = progress.add_task("training", total=cfg.steps, info="")
 

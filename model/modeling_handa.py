@@ -49,7 +49,8 @@ class HandaConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 4096, d_model: int = 128, n_layer: int = 3, n_head: int = 4,
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
                  pad_token_id: int = 0, lowercase: bool = False, links: Optional[dict] = None,
-                 names: Optional[dict] = None, named_goal: bool = False, identity_bound: float = 0.0, **kwargs):
+                 names: Optional[dict] = None, named_goal: bool = False, identity_bound: float = 0.0,
+                 dropout: float = 0.0, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -66,6 +67,8 @@ class HandaConfig(PretrainedConfig):
         # (-identity_bound, identity_bound) (see HandaModel.bounded) and an identity-free scorer of the match
         # cues, role and states (act_lex, unbounded) joins the action table. 0: off, as in older checkpoints
         self.identity_bound = identity_bound
+        # residual dropout in the transformer blocks while training (0: none, as in older checkpoints)
+        self.dropout = dropout
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -75,9 +78,10 @@ class HandaConfig(PretrainedConfig):
 class Block(nn.Module):
     """Pre-norm transformer block (attention + MLP)."""
 
-    def __init__(self, d: int, n_head: int, d_ff: int):
+    def __init__(self, d: int, n_head: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         self.n_head = n_head
+        self.drop = nn.Dropout(dropout)  # an identity when the model is not training
         self.ln1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
@@ -90,8 +94,8 @@ class Block(nn.Module):
         # explicit attention: for short sequences on a CPU it beats the fused kernel with a mask
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1])) + attn_mask
         y = att.softmax(-1) @ v
-        x = x + self.proj(y.transpose(1, 2).reshape(b, s, d))
-        return x + self.mlp(self.ln2(x))
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, s, d)))
+        return x + self.drop(self.mlp(self.ln2(x)))
 
 
 def masked_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -273,7 +277,8 @@ class HandaModel(HandaPreTrainedModel):
         self.ask_verb = nn.Embedding(2, len(VERBS))
         self.cls = nn.Parameter(torch.zeros(d))
         self.type_emb = nn.Embedding(5, d)  # which part of the sequence a token belongs to
-        self.blocks = nn.ModuleList([Block(d, config.n_head, config.d_ff) for _ in range(config.n_layer)])
+        self.blocks = nn.ModuleList([Block(d, config.n_head, config.d_ff, getattr(config, "dropout", 0.0))
+                                     for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(d)
         # heads
         self.verb_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, len(VERBS)))
@@ -554,5 +559,82 @@ class HandaModel(HandaPreTrainedModel):
         return total, {k: float(v.detach()) for k, v in losses.items()}
 
 
+class HandaEnsembleConfig(HandaConfig):
+    """A ``HandaConfig`` for ``members`` networks of the same sizes, trained apart (model/train.py) and
+    deciding together."""
+
+    model_type = "handa_ensemble"
+
+    def __init__(self, members: int = 2, **kwargs):
+        self.members = members
+        super().__init__(**kwargs)
+
+
+class HandaEnsemble(HandaPreTrainedModel):
+    """Several ``HandaModel`` members that decide as one: the average of their log-probabilities.
+
+    Why: runs of one recipe with different seeds learn different habits on tasks they never trained on
+    (one run clicks the right button on a held-out page, another does not), so averaging them cancels much of
+    that variance. The members share the featurizer (their lexicons are the same: they are read off the same
+    seen templates), so only the network runs once per member. The action table, the verb and the pointer
+    are averaged as log-probabilities; the other heads' logits, given the chosen verb and element, as logits.
+    """
+
+    config_class = HandaEnsembleConfig
+
+    def __init__(self, config: HandaEnsembleConfig):
+        super().__init__(config)
+        self.members = nn.ModuleList([HandaModel(config) for _ in range(config.members)])
+        self.post_init()
+
+    @property
+    def app_lexicon(self) -> torch.Tensor:  # the featurizer's (every member holds the same one)
+        return self.members[0].app_lexicon
+
+    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
+        if labels is not None:  # trained together: each member on the same batch, their losses averaged
+            outs = [m(labels=labels, **batch) for m in self.members]
+            losses = {k: sum(o["losses"][k] for o in outs) / len(outs) for k in outs[0]["losses"]}
+            return {"loss": sum(o["loss"] for o in outs) / len(outs), "losses": losses}
+        encs = [m.encode(batch) for m in self.members]
+        mean = lambda xs: torch.stack(xs).mean(0)  # noqa: E731
+        verb_lp = mean([(m.verb_head(e["cls"]) + m.ask_verb(e["asks"])).log_softmax(-1)
+                        for m, e in zip(self.members, encs)])
+        verb = verb_lp.argmax(-1)
+        element = torch.zeros_like(verb)
+        confidence = verb_lp.exp().amax(-1)
+        n = encs[0]["elements"].shape[1]
+        if n:
+            table = mean([m.action_table(e).log_softmax(-1) for m, e in zip(self.members, encs)])
+            avoid = batch.get("avoid")  # table cells already tried on this very screen (as HandaModel.forward)
+            if avoid is not None and bool((avoid >= 0).any()):
+                keep = avoid >= 0
+                rows = torch.arange(avoid.shape[0], device=avoid.device)[:, None].expand_as(avoid)
+                table = table.clone()
+                table[rows[keep], avoid[keep]] = -1e4
+            probs = table.softmax(-1)
+            best = probs.argmax(-1)
+            e = len(EL_VERBS)
+            on_el = best < n * e
+            table_verb = torch.where(on_el, torch.tensor(EL_VERBS)[(best % e).clamp(max=e - 1)],
+                                     torch.tensor(GLOBAL_VERBS)[(best - n * e).clamp(min=0)])
+            has = encs[0]["el_mask"].any(-1)
+            verb = torch.where(has, table_verb, verb)
+            confidence = torch.where(has, probs.amax(-1), confidence)
+            pointed = mean([m.pointer(enc, verb).log_softmax(-1) for m, enc in zip(self.members, encs)]).argmax(-1)
+            element = torch.where(has & on_el, best // e, pointed)
+        heads = [m.heads(enc, verb, element) for m, enc in zip(self.members, encs)]
+        out = {k: mean([h[k] for h in heads]) for k in heads[0]}
+        if batch.get("avoid_apps") is not None:
+            out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
+        if batch.get("avoid_keys") is not None:
+            out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
+        out["verb"] = verb_lp
+        out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
+        return out
+
+
 AutoConfig.register("handa", HandaConfig)
 AutoModel.register(HandaConfig, HandaModel)
+AutoConfig.register("handa_ensemble", HandaEnsembleConfig)
+AutoModel.register(HandaEnsembleConfig, HandaEnsemble)

@@ -187,7 +187,9 @@ class InHousePolicy:
     def __init__(self, path: Optional[Path | str] = None, threads: Optional[int] = None, use_screenshot: bool = True):
         from transformers import PreTrainedTokenizerFast
 
-        from model.modeling_handa import HandaModel
+        from transformers import AutoModel
+
+        from model import modeling_handa  # noqa: F401  (registers the Handa classes with AutoModel)
 
         path = Path(path or os.environ.get("HANDA_MODEL", CHECKPOINT))
         if not (path / "model.safetensors").is_file():
@@ -197,7 +199,7 @@ class InHousePolicy:
             torch.set_num_threads(threads)
         try:
             self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
-            model = HandaModel.from_pretrained(str(path))
+            model = AutoModel.from_pretrained(str(path))  # a HandaModel, or a HandaEnsemble of them
         except (OSError, RuntimeError, ValueError) as exc:  # corrupt, truncated or from another architecture
             raise FileNotFoundError(f"the checkpoint in {path} cannot be loaded: "
                                     f"{str(exc).strip().splitlines()[0][:300]}") from exc

@@ -101,6 +101,9 @@ class TrainConfig:
                                    # overrule a learned "never the target"; off: capped runs were not better
     id_noise: float = 0.0          # episodes where the controls' ids read as unknown tokens (see IdNoise);
                                    # off: a capped run with it was not better
+    dropout: float = 0.0           # residual dropout in the transformer blocks (HandaConfig.dropout)
+    members: int = 1               # > 1: train that many networks apart (own seeds, own episodes) and save
+                                   # them as one HandaEnsemble that averages their decisions
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -494,13 +497,109 @@ def build_tokenizer(out: Path, seed: int, lowercase: bool = True) -> Any:
     return build(out, seed=seed, lowercase=lowercase)
 
 
+class _Member:
+    """One ensemble member's training on this process: its network, optimizer, roll-ins and replay buffer."""
+
+    def __init__(self, index: int, model: torch.nn.Module, cfg: TrainConfig, featurizer: Featurizer,
+                 apps: list[str], rng: random.Random, tokenizer: Any, ddp: bool, group: Any = None):
+        from model.policy import Runner
+
+        self.index, self.model, self.cfg, self.rng = index, model, cfg, rng
+        model.train()
+        self.average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None  # before DDP wraps the model
+        self.saved = self.average.model if self.average is not None else model  # what the checkpoint holds
+        self.net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True, process_group=group)
+                    if ddp else model)
+        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     betas=(0.9, 0.98))
+        self.collector = Collector(featurizer, apps, cfg, rng, seen_templates())
+        self.runner = Runner(model, tokenizer)
+        self.pad = tokenizer.pad_token_id
+        self.buffer: list[tuple[dict, dict]] = []
+        self.cursor = 0
+        self.losses: dict[str, float] = {}
+
+    def add(self, samples: list[tuple[dict, dict]]) -> None:
+        for s in samples:
+            s = (compact(s[0]), s[1])
+            if len(self.buffer) < self.cfg.buffer:
+                self.buffer.append(s)
+            else:
+                self.buffer[self.cursor] = s
+                self.cursor = (self.cursor + 1) % self.cfg.buffer
+
+    def step(self, batch_size: int, lr: float, learner_rate: float, use_bf16: bool) -> float:
+        """Play fresh episodes (the model drives ``learner_rate`` of the steps), then one update; the loss."""
+        fresh = 0
+        while fresh < self.cfg.samples_per_step:
+            samples = self.collector.episode(self.runner if learner_rate > 0 else None, learner_rate)
+            self.add(samples)
+            fresh += max(1, len(samples))
+        items = [self.buffer[self.rng.randrange(len(self.buffer))] for _ in range(batch_size)]
+        batch = collate([a for a, _ in items], self.pad)
+        labels = _labels([t for _, t in items])
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            result = self.net(labels=labels, **batch)
+        self.opt.zero_grad(set_to_none=True)
+        result["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if self.average is not None:
+            self.average.update(self.model)
+        for k, v in result["losses"].items():
+            self.losses[k] = 0.98 * self.losses.get(k, v) + 0.02 * v
+        return float(result["loss"].detach())
+
+
+def _members_of(rank: int, world: int, members: int) -> tuple[list[int], int]:
+    """Which members this process trains, and how many processes share each member (DDP among them).
+
+    More processes than members: each member gets ``world // members`` of them (rank r trains member
+    r % members). Fewer: each process trains ``members // world`` or so of the members, one after the other."""
+    if world >= members:
+        if world % members:
+            raise ValueError(f"{world} processes cannot be shared evenly by {members} ensemble members")
+        return [rank % members], world // members
+    return [m for m in range(members) if m % world == rank], 1
+
+
+def _gather_ensemble(saved: dict[int, torch.nn.Module], config: Any, rank: int, world: int) -> Optional[Any]:
+    """The ensemble of every member's weights, on rank 0 (None elsewhere). Every rank must call this: the
+    members trained elsewhere come over as broadcasts from the first process that trains them."""
+    from model.modeling_handa import HandaEnsemble
+
+    ensemble = HandaEnsemble(config) if rank == 0 else None
+    template = next(iter(saved.values()))
+    for m in range(config.members):
+        src = m % world
+        if src == 0 and rank != 0:
+            continue  # rank 0 has this one already
+        state = (saved[m] if rank == src else template).state_dict()
+        received = {}
+        for key, value in state.items():
+            tensor = value.detach().clone() if rank == src else torch.empty_like(value)
+            if src != 0:
+                torch.distributed.broadcast(tensor, src)
+            received[key] = tensor
+        if ensemble is not None:
+            ensemble.members[m].load_state_dict(received)
+    return ensemble
+
+
 def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[dict], None]] = None) -> dict:
-    """Train and save a checkpoint (model, tokenizer, training.json) into ``out_dir``; returns the summary."""
-    from model.modeling_handa import HandaConfig, HandaModel
-    from model.policy import Runner
+    """Train and save a checkpoint (model, tokenizer, training.json) into ``out_dir``; returns the summary.
+
+    With ``cfg.members`` > 1 the checkpoint is a ``HandaEnsemble``: each member is trained apart, on its own
+    episodes from its own seeds (under torchrun, on its own share of the processes), and the members are
+    put together at the end."""
+    from model.modeling_handa import HandaConfig, HandaEnsembleConfig, HandaModel
     from tasks.expert import PACKAGES
 
     rank, world = _ddp()
+    members = max(1, cfg.members)
+    mine, sharing = _members_of(rank, world, members)
     if cfg.threads or world > 1:
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 2) // world))
     out = Path(out_dir)
@@ -512,25 +611,32 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     tokenizer = build_tokenizer(out, cfg.seed, cfg.lowercase)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # same initial weights on every rank
     apps = sorted(PACKAGES.values())
     # what the seen templates' screens show, per app, and where their elements lead (model/lexicon.py)
     lexicon, links, names = scan(tokenizer, apps, seen_templates(), seeds=cfg.lexicon_seeds,
                                  lowercase=cfg.lowercase, label_names=cfg.label_names,
                                  clean_links=cfg.clean_links)
-    mcfg = HandaConfig(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
-                       d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
-                       links=links, names=names, named_goal=cfg.named_goal, identity_bound=cfg.identity_bound)
-    model = HandaModel(mcfg)
-    with torch.no_grad():
-        model.app_lexicon.copy_(torch.from_numpy(lexicon))
-    model.train()
-    average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None  # before DDP wraps the model
-    saved = average.model if average is not None else model  # what the checkpoint holds
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    sizes = dict(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
+                 d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
+                 links=links, names=names, named_goal=cfg.named_goal, identity_bound=cfg.identity_bound,
+                 dropout=cfg.dropout)
+    mcfg = HandaConfig(**sizes)
+    featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
+                            apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon, names=names)
+    # processes that train the same member share its gradients (DDP); each member's group, made on every rank
+    groups = {}
+    if world > 1 and sharing > 1 and members > 1:
+        for m in range(members):
+            groups[m] = torch.distributed.new_group([r for r in range(world) if r % members == m])
+    trainers = []
+    for m in mine:
+        torch.manual_seed(cfg.seed + 1009 * m)  # the same initial weights on every process of a member
+        model = HandaModel(mcfg)
+        with torch.no_grad():
+            model.app_lexicon.copy_(torch.from_numpy(lexicon))
+        rng = random.Random(cfg.seed * 7919 + 104_729 * m + rank // members)
+        trainers.append(_Member(m, model, cfg, featurizer, apps, rng, tokenizer, ddp=sharing > 1,
+                                group=groups.get(m)))
 
     def lr_at(step: int) -> float:
         if step < cfg.warmup:
@@ -538,78 +644,63 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
         return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(p, 1.0))))
 
-    rng = random.Random(cfg.seed * 7919 + rank)
-    featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
-                            apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon, names=names)
-    collector = Collector(featurizer, apps, cfg, rng, seen_templates())
-    runner = Runner(model, tokenizer)
-    buffer: list[tuple[dict, dict]] = []
-    cursor = 0
+    def save() -> None:
+        if members == 1:
+            if rank == 0:
+                trainers[0].saved.save_pretrained(str(out))
+            return
+        ensemble = _gather_ensemble({t.index: t.saved for t in trainers},
+                                    HandaEnsembleConfig(members=members, **sizes), rank, world)
+        if ensemble is not None:
+            ensemble.save_pretrained(str(out))
 
-    def add(samples):
-        nonlocal cursor
-        for s in samples:
-            s = (compact(s[0]), s[1])
-            if len(buffer) < cfg.buffer:
-                buffer.append(s)
-            else:
-                buffer[cursor] = s
-                cursor = (cursor + 1) % cfg.buffer
-
-    per_rank = max(1, cfg.batch_size // world)  # the batch is global: ranks split it
+    per_rank = max(1, cfg.batch_size // sharing)  # the batch is each member's: its processes split it
     use_bf16 = cfg.bf16 and fast_bf16()
     start = time.monotonic()
-    while len(buffer) < per_rank * 8:
-        add(collector.episode(None, 0.0))
+    for t in trainers:
+        while len(t.buffer) < per_rank * 8:
+            t.add(t.collector.episode(None, 0.0))
     truncated = False
     step = 0
-    losses: dict[str, float] = {}
     for step in range(cfg.steps):
-        if cfg.minutes is not None and time.monotonic() - start > cfg.minutes * 60:
+        over = cfg.minutes is not None and time.monotonic() - start > cfg.minutes * 60
+        if members > 1 and world > 1:
+            # members do not share gradients, so nothing keeps the processes in step: they agree every 25
+            # steps whether time is up (and so stop, and save, at the same step)
+            if step % 25:
+                over = False
+            else:
+                flag = torch.tensor([int(over)])
+                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+                over = bool(flag.item())
+        if over:
             truncated = True
             break
         frac = step / cfg.steps
         learner_rate = 0.0 if frac < cfg.bc_fraction else cfg.learner_final * min(
             1.0, (frac - cfg.bc_fraction) / max(1e-6, 0.5 - cfg.bc_fraction))
-        fresh = 0
-        while fresh < cfg.samples_per_step:
-            samples = collector.episode(runner if learner_rate > 0 else None, learner_rate)
-            add(samples)
-            fresh += max(1, len(samples))
-        batch_items = [buffer[rng.randrange(len(buffer))] for _ in range(per_rank)]
-        batch = collate([a for a, _ in batch_items], tokenizer.pad_token_id)
-        labels = _labels([t for _, t in batch_items])
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            result = net(labels=labels, **batch)
-        opt.zero_grad(set_to_none=True)
-        result["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if average is not None:
-            average.update(model)
-        for k, v in result["losses"].items():
-            losses[k] = 0.98 * losses.get(k, v) + 0.02 * v
-        if rank == 0 and cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
-            saved.save_pretrained(str(out))  # a usable checkpoint along the way
+        loss = [t.step(per_rank, lr_at(step), learner_rate, use_bf16) for t in trainers][0]
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            save()  # a usable checkpoint along the way
         if progress is not None and rank == 0 and (step % 50 == 0 or step == cfg.steps - 1):
-            progress({"step": step + 1, "steps": cfg.steps, "loss": float(result["loss"].detach()),
-                      "elapsed": time.monotonic() - start, "episodes": collector.episodes,
-                      "samples": collector.samples, "learner_rate": learner_rate})
+            progress({"step": step + 1, "steps": cfg.steps, "loss": loss,
+                      "elapsed": time.monotonic() - start, "episodes": trainers[0].collector.episodes,
+                      "samples": trainers[0].collector.samples, "learner_rate": learner_rate})
     done_steps = step + (0 if truncated else 1)
+    first = trainers[0]
     summary = {
         "steps": done_steps, "planned_steps": cfg.steps, "truncated_by_time": truncated, "world_size": world,
-        "bf16": use_bf16,
-        "seconds": round(time.monotonic() - start, 1), "episodes_per_rank": collector.episodes,
-        "samples_per_rank": collector.samples, "codec_misses_per_rank": collector.misses,
-        "expert_errors_per_rank": collector.expert_errors,
-        "final_losses": {k: round(v, 4) for k, v in losses.items()},
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "members": members, "bf16": use_bf16,
+        "seconds": round(time.monotonic() - start, 1), "episodes_per_rank": sum(t.collector.episodes for t in trainers),
+        "samples_per_rank": sum(t.collector.samples for t in trainers),
+        "codec_misses_per_rank": sum(t.collector.misses for t in trainers),
+        "expert_errors_per_rank": sum(t.collector.expert_errors for t in trainers),
+        "final_losses": {k: round(v, 4) for k, v in first.losses.items()},
+        "parameters": sum(p.numel() for p in first.model.parameters()) * members,
         "config": asdict(cfg), "templates": seen_templates(),
     }
+    save()
     if rank == 0:
-        saved.save_pretrained(str(out))
         tokenizer.save_pretrained(str(out))
         (out / "training.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if world > 1:
@@ -628,9 +719,11 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--members", type=int, default=TrainConfig.members)
     p.add_argument("--tiny", action="store_true", help="a very small network (for tests of the machinery)")
     args = p.parse_args()
-    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size)
+    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
+                      members=args.members)
     if args.tiny:
         cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff, cfg.samples_per_step, cfg.warmup = 32, 1, 2, 64, 4, 2
         cfg.lexicon_seeds = 1

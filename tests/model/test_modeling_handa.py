@@ -1,4 +1,4 @@
-"""The network's parts that training alone does not pin down: the identity bound of the target scores."""
+"""The network's parts that training alone does not pin down: the identity bound of the target scores, dropout."""
 from __future__ import annotations
 
 import torch
@@ -92,3 +92,18 @@ def test_the_lexical_scorer_cannot_tell_elements_apart_by_their_vectors():
     assert torch.allclose(lexical[0], lexical[1])
     assert not torch.allclose(lexical[0], lexical[2])
     assert lexical.abs().max() > 10  # and it is not squashed
+
+
+def test_dropout_acts_only_while_training():
+    from model.modeling_handa import Block
+
+    torch.manual_seed(0)
+    block = Block(16, 2, 32, dropout=0.5)
+    x, mask = torch.randn(1, 6, 16), torch.zeros(1, 1, 1, 6)
+    block.train()
+    assert not torch.allclose(block(x, mask), block(x, mask))  # a fresh mask each pass
+    block.eval()
+    assert torch.equal(block(x, mask), block(x, mask))
+    assert HandaConfig(vocab_size=64).dropout == 0.0  # checkpoints from before it load without dropout
+    model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=2, n_head=2, d_ff=32, dropout=0.1))
+    assert all(b.drop.p == 0.1 for b in model.blocks)

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
 from safetensors.torch import load_file
 
 from model.policy import CHECKPOINT
-from model.train import TrainConfig, fast_bf16, train
+from model.train import TrainConfig, _members_of, fast_bf16, train
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(steps=3, batch_size=8, samples_per_step=4, d_model=32, n_layer=1, n_head=2, d_ff=64, warmup=2,
@@ -59,18 +61,53 @@ def test_minutes_cap_stops_early(tmp_path):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
-def test_torchrun_two_processes(tmp_path):
+@pytest.mark.parametrize("members", [1, 2])
+def test_torchrun_two_processes(tmp_path, members):
+    """One member: DDP over both processes. Two: each process trains its own member, and rank 0 saves both."""
     out = _with_tokenizer(tmp_path / "ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-           "model.train", "--out", str(out), "--steps", "3", "--batch-size", "8", "--tiny"]
+           "model.train", "--out", str(out), "--steps", "3", "--batch-size", "8", "--tiny", "--members", str(members)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     import json
 
     summary = json.loads((out / "training.json").read_text())
-    assert summary["world_size"] == 2 and summary["steps"] == 3
-    assert (out / "model.safetensors").is_file()
+    assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["members"] == members
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == ("handa" if members == 1 else "handa_ensemble")
+    weights = load_file(str(out / "model.safetensors"))
+    if members == 2:  # the member rank 1 trained came over to rank 0, and it is not a copy of member 0
+        assert any(not torch.equal(weights[k], weights[k.replace("members.0.", "members.1.", 1)])
+                   for k in weights if k.startswith("members.0.") and "lexicon" not in k)
+
+
+def test_members_share_the_processes():
+    assert _members_of(0, 1, 1) == ([0], 1) and _members_of(1, 2, 1) == ([0], 2)
+    assert _members_of(0, 2, 2) == ([0], 1) and _members_of(1, 2, 2) == ([1], 1)
+    assert _members_of(3, 4, 2) == ([1], 2)  # 4 processes, 2 members: two DDP pairs
+    assert _members_of(0, 1, 3) == ([0, 1, 2], 1)  # one process trains every member in turn
+    assert _members_of(1, 2, 3) == ([1], 1) and _members_of(0, 2, 3) == ([0, 2], 1)
+    with pytest.raises(ValueError, match="evenly"):
+        _members_of(0, 3, 2)
+
+
+def test_an_ensemble_run_is_deterministic_and_its_members_differ(tmp_path):
+    from model.modeling_handa import HandaEnsemble
+    from model.policy import InHousePolicy
+
+    summaries = [train(_with_tokenizer(tmp_path / x), TrainConfig(seed=3, members=2, **TINY)) for x in "ab"]
+    assert summaries[0]["members"] == 2 and summaries[0]["steps"] == 3
+    wa, wb = (load_file(str(tmp_path / x / "model.safetensors")) for x in "ab")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(wa[k], wa[k.replace("members.0.", "members.1.", 1)])
+               for k in wa if k.startswith("members.0.") and "lexicon" not in k)
+    policy = InHousePolicy(tmp_path / "a")
+    assert isinstance(policy.runner.model, HandaEnsemble)
+    from controllers.sim.controller import SimController
+
+    decision = policy.decide("Turn on Wi-Fi", SimController(seed=1, expose_keys=False).observe(), [])
+    assert decision.action is not None or decision.error
 
 
 def test_goal_augmentation_never_changes_what_is_typed():
