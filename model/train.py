@@ -101,9 +101,11 @@ class TrainConfig:
                                    # overrule a learned "never the target"; off: capped runs were not better
     id_noise: float = 0.0          # episodes where the controls' ids read as unknown tokens (see IdNoise);
                                    # off: a capped run with it was not better
-    dropout: float = 0.0           # residual dropout in the transformer blocks (HandaConfig.dropout)
+    dropout: float = 0.0           # residual dropout in the transformer blocks (HandaConfig.dropout); off:
+                                   # a capped run with 0.1 was not better
     members: int = 1               # > 1: train that many networks apart (own seeds, own episodes) and save
-                                   # them as one HandaEnsemble that averages their decisions
+                                   # them as one HandaEnsemble that averages their decisions; 1: within one
+                                   # budget, members with half the batch each lost more than averaging won
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 

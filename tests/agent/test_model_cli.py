@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -79,15 +80,19 @@ def test_missing_checkpoint_is_a_usage_error(tmp_path):
     assert r.exit_code == 2
 
 
-def test_train_command_single_process(tmp_path):
+@pytest.mark.parametrize("members", [1, 2])
+def test_train_command_single_process(tmp_path, members):
     import shutil
 
     out = tmp_path / "ckpt"
     out.mkdir()
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(Path(CHECKPOINT) / name, out / name)
-    r = runner.invoke(app, ["model", "train", "--out", str(out), "--steps", "2", "--batch-size", "8", "--procs", "1"])
+    r = runner.invoke(app, ["model", "train", "--out", str(out), "--steps", "2", "--batch-size", "8", "--procs", "1",
+                            "--members", str(members)])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["steps"] == 2 and summary["world_size"] == 1
+    assert summary["steps"] == 2 and summary["world_size"] == 1 and summary["members"] == members
     assert (out / "model.safetensors").is_file() and (out / "training.json").is_file()
+    kind = json.loads((out / "config.json").read_text())["model_type"]
+    assert kind == ("handa" if members == 1 else "handa_ensemble")
