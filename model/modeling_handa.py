@@ -228,6 +228,41 @@ class SpanClues:
         return torch.stack([in_field, prev1, prev2, next1, filled], -1)
 
 
+def pick_from_table(table: torch.Tensor, avoid: Optional[torch.Tensor], el_mask: torch.Tensor, verb: torch.Tensor,
+                    confidence: torch.Tensor, pointer: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The action table's best cell as (verb, element, confidence).
+
+    ``avoid``: (B, K) cells already tried on this very screen (-1 padding), never picked again. Rows without
+    elements keep the ``verb`` and ``confidence`` of the screen-only verb head; ``pointer(verb)`` scores the
+    elements for a verb the table gives no element for."""
+    n = el_mask.shape[1]
+    if avoid is not None and bool((avoid >= 0).any()):
+        keep = avoid >= 0
+        rows = torch.arange(avoid.shape[0], device=avoid.device)[:, None].expand_as(avoid)
+        table = table.clone()
+        table[rows[keep], avoid[keep]] = -1e4
+    probs = table.softmax(-1)
+    best = probs.argmax(-1)
+    e = len(EL_VERBS)
+    on_el = best < n * e
+    table_verb = torch.where(on_el, torch.tensor(EL_VERBS)[(best % e).clamp(max=e - 1)],
+                             torch.tensor(GLOBAL_VERBS)[(best - n * e).clamp(min=0)])
+    has = el_mask.any(-1)
+    verb = torch.where(has, table_verb, verb)
+    confidence = torch.where(has, probs.amax(-1), confidence)
+    element = torch.where(has & on_el, best // e, pointer(verb).argmax(-1))
+    return verb, element, confidence
+
+
+def mask_tried(out: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Mask the apps already opened and the keys already pressed on this very screen (one table cell each)."""
+    if batch.get("avoid_apps") is not None:
+        out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
+    if batch.get("avoid_keys") is not None:
+        out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
+    return out
+
+
 # ---------------------------------------------------------------------- the model
 class HandaPreTrainedModel(PreTrainedModel):
     config_class = HandaConfig
@@ -492,29 +527,9 @@ class HandaModel(HandaPreTrainedModel):
             element = torch.zeros_like(verb)
             confidence = verb_logits.softmax(-1).amax(-1)
             if n:
-                table = self.action_table(enc)
-                avoid = batch.get("avoid")  # (B, K) table cells already tried on this very screen, -1 padding
-                if avoid is not None and bool((avoid >= 0).any()):
-                    table = table.clone()
-                    keep = avoid >= 0
-                    rows = torch.arange(avoid.shape[0], device=avoid.device)[:, None].expand_as(avoid)
-                    table[rows[keep], avoid[keep]] = -1e4
-                probs = table.softmax(-1)
-                best = probs.argmax(-1)
-                e = len(EL_VERBS)
-                on_el = best < n * e
-                table_verb = torch.where(on_el, torch.tensor(EL_VERBS)[(best % e).clamp(max=e - 1)],
-                                         torch.tensor(GLOBAL_VERBS)[(best - n * e).clamp(min=0)])
-                has = enc["el_mask"].any(-1)  # rows without elements keep the screen-only verb head
-                verb = torch.where(has, table_verb, verb)
-                confidence = torch.where(has, probs.amax(-1), confidence)
-                pointed = self.pointer(enc, verb).argmax(-1)
-                element = torch.where(has & on_el, best // e, pointed)
-            out = self.heads(enc, verb, element)
-            if batch.get("avoid_apps") is not None:  # apps already opened from this very screen
-                out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
-            if batch.get("avoid_keys") is not None:  # keys already pressed on this very screen
-                out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
+                verb, element, confidence = pick_from_table(self.action_table(enc), batch.get("avoid"), enc["el_mask"],
+                                                            verb, confidence, lambda v: self.pointer(enc, v))
+            out = mask_tried(self.heads(enc, verb, element), batch)
             out["verb"] = verb_logits
             out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
             return out
@@ -607,29 +622,11 @@ class HandaEnsemble(HandaPreTrainedModel):
         n = encs[0]["elements"].shape[1]
         if n:
             table = mean([m.action_table(e).log_softmax(-1) for m, e in zip(self.members, encs)])
-            avoid = batch.get("avoid")  # table cells already tried on this very screen (as HandaModel.forward)
-            if avoid is not None and bool((avoid >= 0).any()):
-                keep = avoid >= 0
-                rows = torch.arange(avoid.shape[0], device=avoid.device)[:, None].expand_as(avoid)
-                table = table.clone()
-                table[rows[keep], avoid[keep]] = -1e4
-            probs = table.softmax(-1)
-            best = probs.argmax(-1)
-            e = len(EL_VERBS)
-            on_el = best < n * e
-            table_verb = torch.where(on_el, torch.tensor(EL_VERBS)[(best % e).clamp(max=e - 1)],
-                                     torch.tensor(GLOBAL_VERBS)[(best - n * e).clamp(min=0)])
-            has = encs[0]["el_mask"].any(-1)
-            verb = torch.where(has, table_verb, verb)
-            confidence = torch.where(has, probs.amax(-1), confidence)
-            pointed = mean([m.pointer(enc, verb).log_softmax(-1) for m, enc in zip(self.members, encs)]).argmax(-1)
-            element = torch.where(has & on_el, best // e, pointed)
+            verb, element, confidence = pick_from_table(
+                table, batch.get("avoid"), encs[0]["el_mask"], verb, confidence,
+                lambda v: mean([m.pointer(enc, v).log_softmax(-1) for m, enc in zip(self.members, encs)]))
         heads = [m.heads(enc, verb, element) for m, enc in zip(self.members, encs)]
-        out = {k: mean([h[k] for h in heads]) for k in heads[0]}
-        if batch.get("avoid_apps") is not None:
-            out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
-        if batch.get("avoid_keys") is not None:
-            out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
+        out = mask_tried({k: mean([h[k] for h in heads]) for k in heads[0]}, batch)
         out["verb"] = verb_lp
         out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
         return out
