@@ -422,6 +422,10 @@ class HandaModel(HandaPreTrainedModel):
         c = getattr(self.config, "identity_bound", 0.0)
         return c * torch.tanh(score / c) if c > 0 else score
 
+    def verb_logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The verb head on its own, with the ask bias (it decides where the screen has no elements)."""
+        return self.verb_head(enc["cls"]) + self.ask_verb(enc["asks"])
+
     def pointer(self, enc: dict[str, torch.Tensor], verb: torch.Tensor) -> torch.Tensor:
         """Scores of every element as the target of ``verb``."""
         q = enc["cls"] + self.verb_emb(verb)
@@ -520,7 +524,7 @@ class HandaModel(HandaPreTrainedModel):
 
     def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
         enc = self.encode(batch)
-        verb_logits = self.verb_head(enc["cls"]) + self.ask_verb(enc["asks"])
+        verb_logits = self.verb_logits(enc)
         n = enc["elements"].shape[1]
         if labels is None:
             verb = verb_logits.argmax(-1)
@@ -614,8 +618,7 @@ class HandaEnsemble(HandaPreTrainedModel):
             return {"loss": sum(o["loss"] for o in outs) / len(outs), "losses": losses}
         encs = [m.encode(batch) for m in self.members]
         mean = lambda xs: torch.stack(xs).mean(0)  # noqa: E731
-        verb_lp = mean([(m.verb_head(e["cls"]) + m.ask_verb(e["asks"])).log_softmax(-1)
-                        for m, e in zip(self.members, encs)])
+        verb_lp = mean([m.verb_logits(e).log_softmax(-1) for m, e in zip(self.members, encs)])
         verb = verb_lp.argmax(-1)
         element = torch.zeros_like(verb)
         confidence = verb_lp.exp().amax(-1)
