@@ -45,6 +45,9 @@ def train(
                                                             "under --procs, each on its share of the processes) "
                                                             "and saved as one ensemble that averages their "
                                                             "decisions. Default: the shipped recipe's."),
+    share_episodes: bool = typer.Option(False, "--share-episodes", help="With --members: every member "
+                                        "learns from the episodes of every member and process (they still "
+                                        "differ by their initial weights and batches)."),
     procs: int = typer.Option(2, min=1, help="Processes: >1 launches this same training under torchrun (DDP over "
                                              "gloo), each process generating its own episodes on its own core. "
                                              "The shipped checkpoint was trained with 2."),
@@ -70,6 +73,8 @@ def train(
             cmd += ["--batch-size", str(batch_size)]
         if members is not None:
             cmd += ["--members", str(members)]
+        if share_episodes:
+            cmd += ["--share-episodes"]
         console.print(f"[dim]{escape(' '.join(cmd))}[/dim]")
         raise typer.Exit(subprocess.call(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}))
     from model.train import train as run_training
@@ -81,6 +86,7 @@ def train(
         cfg.batch_size = batch_size
     if members is not None:
         cfg.members = members
+    cfg.share_episodes = share_episodes
     with _progress(console) as progress:
         task = progress.add_task("training", total=cfg.steps, info="")
 

@@ -36,6 +36,7 @@ _EL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
 _EL_POS[EL_VERBS] = torch.arange(len(EL_VERBS))
 _GL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
 _GL_POS[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
+from model.stacked import StackedEmbedding, stack
 from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
                             SEGMENTS)
 
@@ -127,7 +128,7 @@ class ElementEncoder(nn.Module):
 
     def forward(self, tok_emb, el_tok, el_seg, el_role, el_states, el_box, el_flags, goal_ids, goal_mask):
         b, n, length = el_tok.shape
-        d = tok_emb.weight.shape[1]
+        d = tok_emb.weight.shape[-1]
         tok_mask = el_seg > 0
         fields = []
         for s, (_, budget) in enumerate(SEGMENTS):
@@ -135,7 +136,10 @@ class ElementEncoder(nn.Module):
             ids = el_tok[..., lo:lo + budget].reshape(b * n, budget)
             m = tok_mask[..., lo:lo + budget].reshape(b * n, budget).to(tok_emb.weight.dtype)
             w = m / m.sum(-1, keepdim=True).clamp(min=1)
-            fields.append(F.embedding_bag(ids, tok_emb.weight, mode="sum", per_sample_weights=w).view(b, n, d))
+            if isinstance(tok_emb, StackedEmbedding):  # members stacked (model/stacked.py): rows read their own
+                fields.append(tok_emb.bag(ids, w, n).view(b, n, d))
+            else:
+                fields.append(F.embedding_bag(ids, tok_emb.weight, mode="sum", per_sample_weights=w).view(b, n, d))
         text = self.text(torch.cat(fields, -1))
         # lexical match with the goal: which of the element's tokens occur in the goal, per field
         hits = (el_tok.unsqueeze(-1) == goal_ids[:, None, None, :]) & goal_mask[:, None, None, :]
@@ -177,13 +181,13 @@ class ScreenEncoder(nn.Module):
 
     def forward(self, image: Optional[torch.Tensor], has_image: torch.Tensor, el_box: torch.Tensor):
         b = has_image.shape[0]
-        d = self.pos.shape[1]
+        d = self.pos.shape[-1]
         if image is None:
-            cells = self.missing.expand(b, GRID * GRID, d)
+            cells = self.missing.view(-1, 1, d).expand(b, GRID * GRID, d)
         else:
             feat = self.net(image.float() / 255.0 - 0.5)  # (B, d, 8, 8)
             cells = feat.flatten(2).transpose(1, 2)
-            cells = torch.where(has_image[:, None, None], cells, self.missing.expand_as(cells))
+            cells = torch.where(has_image[:, None, None], cells, self.missing.view(-1, 1, d).expand_as(cells))
         tokens = F.avg_pool2d(cells.transpose(1, 2).reshape(b, d, GRID, GRID), 2).flatten(2).transpose(1, 2)
         # each element's share of each cell (separable box overlap)
         edges = torch.linspace(0, 1, GRID + 1, device=el_box.device)
@@ -374,7 +378,7 @@ class HandaModel(HandaPreTrainedModel):
                                         batch["el_states"], batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
         grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
         elements = elements + roi
-        goal = (self.tok_emb(goal_ids) + self.goal_pos(torch.arange(t, device=goal_ids.device))
+        goal = (self.tok_emb(goal_ids) + self.goal_pos.weight[..., :t, :]
                 + self.goal_on_screen(on_screen))
         if "goal_touched" in batch:
             goal = goal + self.goal_touched(batch["goal_touched"])
@@ -391,7 +395,7 @@ class HandaModel(HandaPreTrainedModel):
         ctx = batch["ctx"]
         cls = self.cls + sum(emb(ctx[:, i]) for i, emb in enumerate(self.ctx))
         parts = [cls[:, None], memory, goal, grid, elements]
-        x = torch.cat([p + self.type_emb.weight[i] for i, p in enumerate(parts)], 1)
+        x = torch.cat([p + self.type_emb.weight[..., i:i + 1, :] for i, p in enumerate(parts)], 1)
         ones = lambda n: torch.ones(b, n, dtype=torch.bool, device=x.device)  # noqa: E731
         key_mask = torch.cat([ones(1), mv >= 0, goal_mask, ones(grid.shape[1]), el_mask], 1)
         key_mask[:, 1] = True  # keep one memory slot visible so no row is fully masked
@@ -457,7 +461,7 @@ class HandaModel(HandaPreTrainedModel):
         qe = torch.cat([q, chosen], -1)
         out["xbin"] = self.xbin(qe)
         if enc.get("goal_bins") is not None:
-            out["xbin"] = out["xbin"] + self.number_gain * enc["goal_bins"]
+            out["xbin"] = out["xbin"] + self.number_gain.view(-1, 1) * enc["goal_bins"]
         out["flags"] = self.flags(qe)
         out["source"] = self.source(q)
         out["transform"] = self.transform(q)
@@ -488,11 +492,11 @@ class HandaModel(HandaPreTrainedModel):
         lex = self.app_lexicon[:, enc["goal_ids"]].permute(1, 2, 0)  # (B, T, apps)
         weight = torch.sigmoid(self.app_lexicon_weight(enc["goal"]) + 1.0) * gm[..., None]
         votes = lex * weight
-        out["app"] = (self.app(q) + self.app_lexicon_gain[0] * votes.amax(1)
-                      + self.app_lexicon_gain[1] * votes.sum(1))
+        gain = self.app_lexicon_gain
+        out["app"] = self.app(q) + gain[..., 0:1] * votes.amax(1) + gain[..., 1:2] * votes.sum(1)
         out["app"] = out["app"] + self.app_arithmetic * enc["arithmetic"][:, None].to(out["app"].dtype)
         if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
-            out["app"] = out["app"] + self.app_gain * enc["app_match"]
+            out["app"] = out["app"] + self.app_gain.view(-1, 1) * enc["app_match"]
         return out
 
     def action_table(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -597,7 +601,8 @@ class HandaEnsemble(HandaPreTrainedModel):
     that variance. The members share the featurizer (their lexicons are the same: they are read off the same
     seen templates), so only the network runs once per member. The action table, the verb and the pointer
     are averaged as log-probabilities; the other heads' logits, given the chosen verb and element, as logits.
-    The cost: every member is a full pass (two measured ~1.7x the decision latency of one).
+    At inference on one observation the members run stacked (model/stacked.py): member k's weights on row k
+    of a batch of K copies, so K members cost about one pass of K-row operations rather than K passes.
     """
 
     config_class = HandaEnsembleConfig
@@ -611,28 +616,69 @@ class HandaEnsemble(HandaPreTrainedModel):
     def app_lexicon(self) -> torch.Tensor:  # the featurizer's (every member holds the same one)
         return self.members[0].app_lexicon
 
-    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
+    def train(self, mode: bool = True) -> "HandaEnsemble":
+        self.__dict__.pop("_stacked", None)  # the members may change: stack them again when next needed
+        return super().train(mode)
+
+    def stacked(self) -> HandaModel:
+        """The members stacked into one network (made on first use; not a submodule, so never saved)."""
+        if "_stacked" not in self.__dict__:
+            self.__dict__["_stacked"] = stack(list(self.members))
+        return self.__dict__["_stacked"]
+
+    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, stacked: Optional[bool] = None,
+                **batch: Any) -> dict[str, torch.Tensor]:
+        """``stacked``: run the members as one stacked network (default: for one observation at inference)."""
         if labels is not None:  # trained together: each member on the same batch, their losses averaged
             outs = [m(labels=labels, **batch) for m in self.members]
             losses = {k: sum(o["losses"][k] for o in outs) / len(outs) for k in outs[0]["losses"]}
             return {"loss": sum(o["loss"] for o in outs) / len(outs), "losses": losses}
-        encs = [m.encode(batch) for m in self.members]
-        mean = lambda xs: torch.stack(xs).mean(0)  # noqa: E731
-        verb_lp = mean([m.verb_logits(e).log_softmax(-1) for m, e in zip(self.members, encs)])
+        k = len(self.members)
+        rows = batch["goal_ids"].shape[0]
+        if stacked is None:
+            stacked = rows == 1 and not self.training and not torch.is_grad_enabled()
+        if stacked:
+            if rows != 1:
+                raise ValueError("the stacked ensemble decides for one observation at a time")
+            net = self.stacked()
+            enc = net.encode({key: v.expand(k, *v.shape[1:]) if torch.is_tensor(v) and key not in _DECODING else v
+                              for key, v in batch.items()})  # row k: the observation, for member k
+
+            def mean(fn):  # the members' average of fn(member, its encoding)
+                return fn(net, enc).mean(0, keepdim=True)
+
+            def mean_heads(verb: torch.Tensor, element: torch.Tensor) -> dict[str, torch.Tensor]:
+                return {key: v.mean(0, keepdim=True) for key, v in net.heads(enc, verb.expand(k),
+                                                                             element.expand(k)).items()}
+            widen = lambda v: v.expand(k)  # noqa: E731
+        else:
+            encs = [m.encode(batch) for m in self.members]
+            enc = encs[0]
+
+            def mean(fn):
+                return torch.stack([fn(m, e) for m, e in zip(self.members, encs)]).mean(0)
+
+            def mean_heads(verb: torch.Tensor, element: torch.Tensor) -> dict[str, torch.Tensor]:
+                heads = [m.heads(e, verb, element) for m, e in zip(self.members, encs)]
+                return {key: torch.stack([h[key] for h in heads]).mean(0) for key in heads[0]}
+            widen = lambda v: v  # noqa: E731
+        verb_lp = mean(lambda m, e: m.verb_logits(e).log_softmax(-1))
         verb = verb_lp.argmax(-1)
         element = torch.zeros_like(verb)
         confidence = verb_lp.exp().amax(-1)
-        n = encs[0]["elements"].shape[1]
-        if n:
-            table = mean([m.action_table(e).log_softmax(-1) for m, e in zip(self.members, encs)])
+        if enc["elements"].shape[1]:
+            table = mean(lambda m, e: m.action_table(e).log_softmax(-1))
             verb, element, confidence = pick_from_table(
-                table, batch.get("avoid"), encs[0]["el_mask"], verb, confidence,
-                lambda v: mean([m.pointer(enc, v).log_softmax(-1) for m, enc in zip(self.members, encs)]))
-        heads = [m.heads(enc, verb, element) for m, enc in zip(self.members, encs)]
-        out = mask_tried({k: mean([h[k] for h in heads]) for k in heads[0]}, batch)
+                table, batch.get("avoid"), batch["el_mask"], verb, confidence,
+                lambda v: mean(lambda m, e: m.pointer(e, widen(v)).log_softmax(-1)))
+        out = mask_tried(mean_heads(verb, element), batch)
         out["verb"] = verb_lp
         out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
         return out
+
+
+# what a batch carries for decoding only (tried cells, apps, keys): not copied per member when stacked
+_DECODING = ("avoid", "avoid_apps", "avoid_keys")
 
 
 AutoConfig.register("handa", HandaConfig)

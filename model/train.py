@@ -106,6 +106,9 @@ class TrainConfig:
     members: int = 1               # > 1: train that many networks apart (own seeds, own episodes) and save
                                    # them as one HandaEnsemble that averages their decisions; 1: within one
                                    # budget, members with half the batch each lost more than averaging won
+    share_episodes: bool = False   # with members > 1: every process's fresh samples (of every member's
+                                   # roll-ins) go into every member's buffer, so members differ by their
+                                   # initial weights and batches but each sees all the data generated
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
@@ -530,13 +533,23 @@ class _Member:
                 self.buffer[self.cursor] = s
                 self.cursor = (self.cursor + 1) % self.cfg.buffer
 
+    def collect(self, learner_rate: float) -> list[tuple[dict, dict]]:
+        """Fresh samples from new episodes (the model drives ``learner_rate`` of the steps), compacted."""
+        fresh: list[tuple[dict, dict]] = []
+        counted = 0  # an episode that yields no sample counts as one, so the loop always ends
+        while counted < self.cfg.samples_per_step:
+            samples = self.collector.episode(self.runner if learner_rate > 0 else None, learner_rate)
+            fresh += [(compact(a), t) for a, t in samples]
+            counted += max(1, len(samples))
+        return fresh
+
     def step(self, batch_size: int, lr: float, learner_rate: float, use_bf16: bool) -> float:
         """Play fresh episodes (the model drives ``learner_rate`` of the steps), then one update; the loss."""
-        fresh = 0
-        while fresh < self.cfg.samples_per_step:
-            samples = self.collector.episode(self.runner if learner_rate > 0 else None, learner_rate)
-            self.add(samples)
-            fresh += max(1, len(samples))
+        self.add(self.collect(learner_rate))
+        return self.update(batch_size, lr, use_bf16)
+
+    def update(self, batch_size: int, lr: float, use_bf16: bool) -> float:
+        """One optimizer step on a batch drawn from the replay buffer; the loss."""
         items = [self.buffer[self.rng.randrange(len(self.buffer))] for _ in range(batch_size)]
         batch = collate([a for a, _ in items], self.pad)
         labels = _labels([t for _, t in items])
@@ -553,6 +566,21 @@ class _Member:
         for k, v in result["losses"].items():
             self.losses[k] = 0.98 * self.losses.get(k, v) + 0.02 * v
         return float(result["loss"].detach())
+
+
+def _shared_step(trainers: list[_Member], world: int, batch_size: int, lr: float, learner_rate: float,
+                 use_bf16: bool) -> float:
+    """One step with pooled episodes: each member on this process plays its share, the samples of every
+    process are gathered (in rank order, so a run stays deterministic), and every member adds them all
+    to its buffer before its own update. The first member's loss."""
+    fresh = [s for t in trainers for s in t.collect(learner_rate)]
+    if world > 1:
+        parts: list[Any] = [None] * world
+        torch.distributed.all_gather_object(parts, fresh)
+        fresh = [s for part in parts for s in part]
+    for t in trainers:
+        t.add(fresh)
+    return [t.update(batch_size, lr, use_bf16) for t in trainers][0]
 
 
 def _members_of(rank: int, world: int, members: int) -> tuple[list[int], int]:
@@ -681,7 +709,10 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         frac = step / cfg.steps
         learner_rate = 0.0 if frac < cfg.bc_fraction else cfg.learner_final * min(
             1.0, (frac - cfg.bc_fraction) / max(1e-6, 0.5 - cfg.bc_fraction))
-        loss = [t.step(per_rank, lr_at(step), learner_rate, use_bf16) for t in trainers][0]
+        if cfg.share_episodes and members > 1:
+            loss = _shared_step(trainers, world, per_rank, lr_at(step), learner_rate, use_bf16)
+        else:
+            loss = [t.step(per_rank, lr_at(step), learner_rate, use_bf16) for t in trainers][0]
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             save()  # a usable checkpoint along the way
         if progress is not None and rank == 0 and (step % 50 == 0 or step == cfg.steps - 1):
@@ -695,6 +726,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
         "members": members, "bf16": use_bf16,
         "seconds": round(time.monotonic() - start, 1), "episodes_per_rank": sum(t.collector.episodes for t in trainers),
         "samples_per_rank": sum(t.collector.samples for t in trainers),
+        "buffer_per_member": len(first.buffer),  # more than its own samples when episodes are shared
         "codec_misses_per_rank": sum(t.collector.misses for t in trainers),
         "expert_errors_per_rank": sum(t.collector.expert_errors for t in trainers),
         "final_losses": {k: round(v, 4) for k, v in first.losses.items()},
@@ -722,10 +754,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--members", type=int, default=TrainConfig.members)
+    p.add_argument("--share-episodes", action="store_true",
+                   help="with --members: every member learns from every process's episodes")
     p.add_argument("--tiny", action="store_true", help="a very small network (for tests of the machinery)")
     args = p.parse_args()
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, seed=args.seed, batch_size=args.batch_size,
-                      members=args.members)
+                      members=args.members, share_episodes=args.share_episodes)
     if args.tiny:
         cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff, cfg.samples_per_step, cfg.warmup = 32, 1, 2, 64, 4, 2
         cfg.lexicon_seeds = 1

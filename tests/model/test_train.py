@@ -61,25 +61,40 @@ def test_minutes_cap_stops_early(tmp_path):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("members", [1, 2])
-def test_torchrun_two_processes(tmp_path, members):
-    """One member: DDP over both processes. Two: each process trains its own member, and rank 0 saves both."""
+@pytest.mark.parametrize("members,share", [(1, False), (2, False), (2, True)])
+def test_torchrun_two_processes(tmp_path, members, share):
+    """One member: DDP over both processes. Two: each process trains its own member, and rank 0 saves both;
+    sharing episodes, each member's buffer also holds the other process's samples."""
     out = _with_tokenizer(tmp_path / "ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
            "model.train", "--out", str(out), "--steps", "3", "--batch-size", "8", "--tiny", "--members", str(members)]
+    cmd += ["--share-episodes"] if share else []
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     import json
 
     summary = json.loads((out / "training.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["members"] == members
+    assert (summary["buffer_per_member"] > summary["samples_per_rank"]) is share
     config = json.loads((out / "config.json").read_text())
     assert config["model_type"] == ("handa" if members == 1 else "handa_ensemble")
     weights = load_file(str(out / "model.safetensors"))
     if members == 2:  # the member rank 1 trained came over to rank 0, and it is not a copy of member 0
         assert any(not torch.equal(weights[k], weights[k.replace("members.0.", "members.1.", 1)])
                    for k in weights if k.startswith("members.0.") and "lexicon" not in k)
+
+
+def test_members_sharing_episodes_learn_from_each_others_roll_ins(tmp_path):
+    runs = [train(_with_tokenizer(tmp_path / x), TrainConfig(seed=3, members=2, share_episodes=True, **TINY))
+            for x in "ab"]
+    # one process: each member's buffer holds its own samples and the other member's
+    assert runs[0]["buffer_per_member"] > runs[0]["samples_per_rank"] / 2
+    apart = train(_with_tokenizer(tmp_path / "c"), TrainConfig(seed=3, members=2, **TINY))
+    assert apart["buffer_per_member"] < runs[0]["buffer_per_member"]
+    wa, wb, wc = (load_file(str(tmp_path / x / "model.safetensors")) for x in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # deterministic
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)  # and trained on other data than apart
 
 
 def test_members_share_the_processes():
