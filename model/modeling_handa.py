@@ -260,11 +260,30 @@ def pick_from_table(table: torch.Tensor, avoid: Optional[torch.Tensor], el_mask:
 
 def mask_tried(out: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Mask the apps already opened and the keys already pressed on this very screen (one table cell each)."""
-    if batch.get("avoid_apps") is not None:
+    if batch.get("avoid_apps") is not None and "app" in out:
         out["app"] = out["app"].masked_fill(batch["avoid_apps"], -1e4)
     if batch.get("avoid_keys") is not None:
         out["key"] = out["key"].masked_fill(batch["avoid_keys"], -1e4)
     return out
+
+
+# the head groups ``HandaModel.heads`` can skip, and the verbs whose actions are decoded from them
+# (model/codec.py decode); the other heads are a few small linear maps and always computed
+OPTIONAL_HEADS = frozenset({"cell", "xbin", "flags", "span", "el_span", "app"})
+_HEADS_OF_VERB = {"click_point": {"xbin"}, "type": {"span", "el_span", "flags"}, "answer": {"span", "el_span"},
+                  "open_app": {"app"}}
+_POINTING = {"click", "double_click", "long_press", "click_point", "type"}  # a grid cell when there is no tree
+
+
+def heads_for(verb: torch.Tensor, has_elements: bool) -> frozenset[str]:
+    """The optional head groups decoding ``verb`` (one per row) needs."""
+    names = {VERBS[v] for v in verb.tolist() if 0 <= v < len(VERBS)}
+    groups: set[str] = set()
+    for name in names:
+        groups |= _HEADS_OF_VERB.get(name, set())
+        if name in _POINTING and not has_elements:
+            groups = (groups - {"xbin"}) | {"cell"}
+    return frozenset(groups)
 
 
 # ---------------------------------------------------------------------- the model
@@ -440,18 +459,23 @@ class HandaModel(HandaPreTrainedModel):
         return (self.bounded(ptr + self.ptr_bias(els)[..., 0]) + lexical[..., 0]).masked_fill(~enc["el_mask"], -1e4)
 
     def heads(self, enc: dict[str, torch.Tensor], verb: torch.Tensor, element: torch.Tensor,
-              cell: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
-        """Every head's logits given the verb and the element (teacher-forced in training, chosen at inference)."""
+              cell: Optional[torch.Tensor] = None, only: Optional[frozenset[str]] = None) -> dict[str, torch.Tensor]:
+        """Every head's logits given the verb and the element (teacher-forced in training, chosen at inference).
+
+        ``only``: compute just these of the optional head groups (``OPTIONAL_HEADS``; see ``heads_for``), as
+        decoding one action needs; None: all of them (training, and callers that read every head)."""
+        want = (lambda group: True) if only is None else only.__contains__  # noqa: E731
         d = self.config.d_model
         cls = enc["cls"]
         q = cls + self.verb_emb(verb)
         els = enc["elements"]
         out: dict[str, torch.Tensor] = {"element": self.pointer(enc, verb)}
-        grid = enc["grid"]
-        out["cell"] = torch.einsum("bd,bnd->bn", self.cell_q(q), self.cell_k(grid)) / math.sqrt(d)
-        cell = out["cell"].argmax(-1) if cell is None else cell.clamp(min=0)
-        chosen_cell = grid[torch.arange(grid.shape[0]), cell]
-        out["cell_offset"] = torch.sigmoid(self.cell_offset(torch.cat([q, chosen_cell], -1)))
+        if want("cell"):
+            grid = enc["grid"]
+            out["cell"] = torch.einsum("bd,bnd->bn", self.cell_q(q), self.cell_k(grid)) / math.sqrt(d)
+            cell = out["cell"].argmax(-1) if cell is None else cell.clamp(min=0)
+            chosen_cell = grid[torch.arange(grid.shape[0]), cell]
+            out["cell_offset"] = torch.sigmoid(self.cell_offset(torch.cat([q, chosen_cell], -1)))
         n = els.shape[1]
         idx = element.clamp(min=0, max=max(n - 1, 0))
         if n:
@@ -459,44 +483,51 @@ class HandaModel(HandaPreTrainedModel):
         else:
             chosen = torch.zeros_like(q)
         qe = torch.cat([q, chosen], -1)
-        out["xbin"] = self.xbin(qe)
-        if enc.get("goal_bins") is not None:
-            out["xbin"] = out["xbin"] + self.number_gain.view(-1, 1) * enc["goal_bins"]
-        out["flags"] = self.flags(qe)
+        if want("xbin"):
+            out["xbin"] = self.xbin(qe)
+            if enc.get("goal_bins") is not None:
+                out["xbin"] = out["xbin"] + self.number_gain.view(-1, 1) * enc["goal_bins"]
+        if want("flags"):
+            out["flags"] = self.flags(qe)
         out["source"] = self.source(q)
         out["transform"] = self.transform(q)
         out["count"] = self.count(q)
-        # which words to copy depends on the field being typed into: the span query sees the chosen element
-        qs, qe_ = self.span_q(qe).chunk(2, -1)
-        ks, ke = self.span_k(enc["goal"]).chunk(2, -1)
         gm = enc["goal_mask"]
-        clues = self.span_lex(SpanClues.of(enc, idx if n else None))  # (B, T, 2)
-        out["span_start"] = (torch.einsum("bd,btd->bt", qs, ks) / math.sqrt(d) + clues[..., 0]).masked_fill(~gm, -1e4)
-        out["span_end"] = (torch.einsum("bd,btd->bt", qe_, ke) / math.sqrt(d) + clues[..., 1]).masked_fill(~gm, -1e4)
-        if n:
-            rows = torch.arange(els.shape[0])
-            seg_ids = enc["el_seg"][rows, idx]
-            # only the chosen element is spelled out token by token (for copying a span of its text)
-            toks = self.tok_emb(enc["el_tok"][rows, idx]) + self.seg_emb(seg_ids) + chosen[:, None]
-            seg = (seg_ids > 0) & (seg_ids <= SHOWN_SEGMENTS)  # answers copy shown text, never ids
-        else:
-            toks = torch.zeros(q.shape[0], ELEMENT_TOKENS, d, device=q.device)
-            seg = torch.zeros(q.shape[0], ELEMENT_TOKENS, dtype=torch.bool, device=q.device)
-        es, ee = self.el_span_q(qe).chunk(2, -1)
-        ks2, ke2 = self.el_span_k(toks).chunk(2, -1)
-        out["el_span_start"] = (torch.einsum("bd,bld->bl", es, ks2) / math.sqrt(d)).masked_fill(~seg, -1e4)
-        out["el_span_end"] = (torch.einsum("bd,bld->bl", ee, ke2) / math.sqrt(d)).masked_fill(~seg, -1e4)
+        if want("span"):
+            # which words to copy depends on the field being typed into: the span query sees the chosen element
+            qs, qe_ = self.span_q(qe).chunk(2, -1)
+            ks, ke = self.span_k(enc["goal"]).chunk(2, -1)
+            clues = self.span_lex(SpanClues.of(enc, idx if n else None))  # (B, T, 2)
+            out["span_start"] = (torch.einsum("bd,btd->bt", qs, ks) / math.sqrt(d)
+                                 + clues[..., 0]).masked_fill(~gm, -1e4)
+            out["span_end"] = (torch.einsum("bd,btd->bt", qe_, ke) / math.sqrt(d)
+                               + clues[..., 1]).masked_fill(~gm, -1e4)
+        if want("el_span"):
+            if n:
+                rows = torch.arange(els.shape[0])
+                seg_ids = enc["el_seg"][rows, idx]
+                # only the chosen element is spelled out token by token (for copying a span of its text)
+                toks = self.tok_emb(enc["el_tok"][rows, idx]) + self.seg_emb(seg_ids) + chosen[:, None]
+                seg = (seg_ids > 0) & (seg_ids <= SHOWN_SEGMENTS)  # answers copy shown text, never ids
+            else:
+                toks = torch.zeros(q.shape[0], ELEMENT_TOKENS, d, device=q.device)
+                seg = torch.zeros(q.shape[0], ELEMENT_TOKENS, dtype=torch.bool, device=q.device)
+            es, ee = self.el_span_q(qe).chunk(2, -1)
+            ks2, ke2 = self.el_span_k(toks).chunk(2, -1)
+            out["el_span_start"] = (torch.einsum("bd,bld->bl", es, ks2) / math.sqrt(d)).masked_fill(~seg, -1e4)
+            out["el_span_end"] = (torch.einsum("bd,bld->bl", ee, ke2) / math.sqrt(d)).masked_fill(~seg, -1e4)
         out["direction"] = self.direction(q)
         out["amount"] = self.amount(q)
         out["key"] = self.key(q)
-        lex = self.app_lexicon[:, enc["goal_ids"]].permute(1, 2, 0)  # (B, T, apps)
-        weight = torch.sigmoid(self.app_lexicon_weight(enc["goal"]) + 1.0) * gm[..., None]
-        votes = lex * weight
-        gain = self.app_lexicon_gain
-        out["app"] = self.app(q) + gain[..., 0:1] * votes.amax(1) + gain[..., 1:2] * votes.sum(1)
-        out["app"] = out["app"] + self.app_arithmetic * enc["arithmetic"][:, None].to(out["app"].dtype)
-        if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
-            out["app"] = out["app"] + self.app_gain.view(-1, 1) * enc["app_match"]
+        if want("app"):
+            lex = self.app_lexicon[:, enc["goal_ids"]].permute(1, 2, 0)  # (B, T, apps)
+            weight = torch.sigmoid(self.app_lexicon_weight(enc["goal"]) + 1.0) * gm[..., None]
+            votes = lex * weight
+            gain = self.app_lexicon_gain
+            out["app"] = self.app(q) + gain[..., 0:1] * votes.amax(1) + gain[..., 1:2] * votes.sum(1)
+            out["app"] = out["app"] + self.app_arithmetic * enc["arithmetic"][:, None].to(out["app"].dtype)
+            if enc.get("app_match") is not None and enc["app_match"].shape[-1] == out["app"].shape[-1]:
+                out["app"] = out["app"] + self.app_gain.view(-1, 1) * enc["app_match"]
         return out
 
     def action_table(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -526,7 +557,10 @@ class HandaModel(HandaPreTrainedModel):
         out = torch.where((el_pos[v] >= 0) & (element < 0), torch.full_like(out, IGNORE), out)
         return torch.where(verb < 0, torch.full_like(out, IGNORE), out)
 
-    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, **batch: Any) -> dict[str, torch.Tensor]:
+    def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, needed_heads: bool = False,
+                **batch: Any) -> dict[str, torch.Tensor]:
+        """Training (``labels``): the losses. Inference: the chosen verb, element and confidence, and the heads'
+        logits -- with ``needed_heads`` only those decoding the chosen verb needs (``heads_for``)."""
         enc = self.encode(batch)
         verb_logits = self.verb_logits(enc)
         n = enc["elements"].shape[1]
@@ -537,7 +571,8 @@ class HandaModel(HandaPreTrainedModel):
             if n:
                 verb, element, confidence = pick_from_table(self.action_table(enc), batch.get("avoid"), enc["el_mask"],
                                                             verb, confidence, lambda v: self.pointer(enc, v))
-            out = mask_tried(self.heads(enc, verb, element), batch)
+            only = heads_for(verb, n > 0) if needed_heads else None
+            out = mask_tried(self.heads(enc, verb, element, only=only), batch)
             out["verb"] = verb_logits
             out["verb_choice"], out["element_choice"], out["confidence"] = verb, element, confidence
             return out
@@ -627,14 +662,17 @@ class HandaEnsemble(HandaPreTrainedModel):
         return self.__dict__["_stacked"]
 
     def forward(self, labels: Optional[dict[str, torch.Tensor]] = None, stacked: Optional[bool] = None,
-                **batch: Any) -> dict[str, torch.Tensor]:
-        """``stacked``: run the members as one stacked network (default: for one observation at inference)."""
+                needed_heads: bool = False, **batch: Any) -> dict[str, torch.Tensor]:
+        """As ``HandaModel.forward``; ``stacked``: run the members as one stacked network (default: for one
+        observation at inference)."""
         if labels is not None:  # trained together: each member on the same batch, their losses averaged
             outs = [m(labels=labels, **batch) for m in self.members]
             losses = {k: sum(o["losses"][k] for o in outs) / len(outs) for k in outs[0]["losses"]}
             return {"loss": sum(o["loss"] for o in outs) / len(outs), "losses": losses}
         k = len(self.members)
         rows = batch["goal_ids"].shape[0]
+        has_elements = batch["el_mask"].shape[1] > 0
+        only = (lambda verb: heads_for(verb, has_elements)) if needed_heads else (lambda verb: None)  # noqa: E731
         if stacked is None:
             stacked = rows == 1 and not self.training and not torch.is_grad_enabled()
         if stacked:
@@ -648,8 +686,8 @@ class HandaEnsemble(HandaPreTrainedModel):
                 return fn(net, enc).mean(0, keepdim=True)
 
             def mean_heads(verb: torch.Tensor, element: torch.Tensor) -> dict[str, torch.Tensor]:
-                return {key: v.mean(0, keepdim=True) for key, v in net.heads(enc, verb.expand(k),
-                                                                             element.expand(k)).items()}
+                heads = net.heads(enc, verb.expand(k), element.expand(k), only=only(verb))
+                return {key: v.mean(0, keepdim=True) for key, v in heads.items()}
             widen = lambda v: v.expand(k)  # noqa: E731
         else:
             encs = [m.encode(batch) for m in self.members]
@@ -659,7 +697,7 @@ class HandaEnsemble(HandaPreTrainedModel):
                 return torch.stack([fn(m, e) for m, e in zip(self.members, encs)]).mean(0)
 
             def mean_heads(verb: torch.Tensor, element: torch.Tensor) -> dict[str, torch.Tensor]:
-                heads = [m.heads(e, verb, element) for m, e in zip(self.members, encs)]
+                heads = [m.heads(e, verb, element, only=only(verb)) for m, e in zip(self.members, encs)]
                 return {key: torch.stack([h[key] for h in heads]).mean(0) for key in heads[0]}
             widen = lambda v: v  # noqa: E731
         verb_lp = mean(lambda m, e: m.verb_logits(e).log_softmax(-1))

@@ -70,24 +70,28 @@ def _goal_bounds(goal: str, offsets: tuple) -> tuple[list[bool], list[bool], lis
 
 
 def choose(out: dict[str, torch.Tensor], row: int = 0, feats: Optional[Features] = None) -> dict[str, Any]:
-    """Plain values from one row of the model's outputs (argmax of each head; spans keep whole words)."""
+    """Plain values from one row of the model's outputs (argmax of each head; spans keep whole words). Heads
+    the model skipped (``needed_heads``: the chosen verb's action is not decoded from them) read as 0."""
+    def best(key: str) -> int:
+        return int(out[key][row].argmax()) if key in out else 0
+
     verb = int(out["verb_choice"][row])
-    source = int(out["source"][row].argmax())
+    source = best("source")
+    offset = out["cell_offset"][row] if "cell_offset" in out else (0.0, 0.0)
     picked = {
         "verb": verb, "element": int(out["element_choice"][row]) if out["element"].shape[1] else 0,
-        "cell": int(out["cell"][row].argmax()), "cell_dx": float(out["cell_offset"][row, 0]),
-        "cell_dy": float(out["cell_offset"][row, 1]), "xbin": int(out["xbin"][row].argmax()),
-        "source": source, "transform": int(out["transform"][row].argmax()), "count": int(out["count"][row].argmax()),
-        "direction": int(out["direction"][row].argmax()), "amount": int(out["amount"][row].argmax()),
-        "key": int(out["key"][row].argmax()), "app": int(out["app"][row].argmax()),
+        "cell": best("cell"), "cell_dx": float(offset[0]), "cell_dy": float(offset[1]), "xbin": best("xbin"),
+        "source": source, "transform": best("transform"), "count": best("count"),
+        "direction": best("direction"), "amount": best("amount"), "key": best("key"), "app": best("app"),
     }
-    flags = out["flags"][row] > 0
+    flags = (out["flags"][row] > 0).tolist() if "flags" in out else (False, False, False)
     picked["clear"], picked["submit"], picked["secret"] = (bool(f) for f in flags)
-    if source == 1:
+    picked["span_start"] = picked["span_end"] = 0
+    if source == 1 and "el_span_start" in out:
         bounds = _element_bounds(feats, picked["element"], out["el_span_start"].shape[1]) if feats else None
         picked["span_start"], picked["span_end"] = best_span(out["el_span_start"][row], out["el_span_end"][row],
                                                              bounds=bounds)
-    else:
+    elif source != 1 and "span_start" in out:
         bounds, runs = None, None
         if feats is not None:
             s_ok, e_ok, runs = _goal_bounds(feats.goal, tuple(feats.goal_offsets))
@@ -172,7 +176,7 @@ class Runner:
                     mask = torch.zeros(1, len(vocab), dtype=torch.bool)
                     mask[0, sorted(used)] = True
                     batch[name] = mask
-        out = self.model(**batch)
+        out = self.model(**batch, needed_heads=True)  # only the heads this step's action is decoded from
         if was_training:
             torch.nn.Module.train(self.model, True)
         picked = choose(out, feats=feats)

@@ -192,3 +192,39 @@ def test_never_repeats_an_action_on_a_screen_that_did_not_change(policy):
                getattr(action, "app", None), tuple(getattr(action, "keys", ()) or ()))
         assert key not in [k for k, _ in seen], (step, action)
         seen.append((key, action))
+
+
+@pytest.mark.parametrize("screenshot_only", [False, True])
+def test_skipping_unneeded_heads_decodes_the_same_actions(policy, screenshot_only):
+    """The policy computes only the heads the chosen verb is decoded from; every other step of decoding must
+    come out exactly as with all heads computed, on screens that call for clicks, typing, apps and answers."""
+    from model.codec import decode
+    from model.features import Memory, collate
+    from model.modeling_handa import OPTIONAL_HEADS
+    from model.policy import choose
+
+    from tasks.expert import ExpertPolicy
+
+    runner, verbs, skipped = policy.runner, set(), set()
+    for template_id in ("contacts.add_contact", "settings.brightness", "calculator.answer", "shop.read_price",
+                        "login.sign_in", "notes.create", "calendar.read_time", "messages.send_text"):
+        inst = make_instance(template_id, seed=3, form="phone", split="train")
+        controller = SimController(inst.device)  # keys for the expert, which walks the task; features never read them
+        expert = ExpertPolicy(inst)
+        expert.reset(inst.goal)
+        for _ in range(6):
+            obs = controller.observe()
+            shown = obs.model_copy(update={"elements": []}) if screenshot_only else obs
+            feats = runner.featurizer(inst.goal, shown, Memory())
+            batch = collate([feats.arrays], policy.tokenizer.pad_token_id)
+            with torch.inference_mode():
+                lean, full = runner.model(**batch, needed_heads=True), runner.model(**batch)
+            a, b = choose(lean, feats=feats), choose(full, feats=feats)
+            assert decode(a, feats, runner.apps) == decode(b, feats, runner.apps), template_id
+            verbs.add(a["verb"])
+            skipped |= OPTIONAL_HEADS - {k.replace("_start", "").replace("_offset", "") for k in lean}
+            action = expert.decide(inst.goal, obs, []).action
+            if action is None or action.type in ("done", "answer"):
+                break
+            controller.execute(action)
+    assert len(verbs) >= 2 and skipped  # more than one kind of action, and some heads were skipped
