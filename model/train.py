@@ -108,7 +108,8 @@ class TrainConfig:
                                    # budget, members with half the batch each lost more than averaging won
     share_episodes: bool = False   # with members > 1: every process's fresh samples (of every member's
                                    # roll-ins) go into every member's buffer, so members differ by their
-                                   # initial weights and batches but each sees all the data generated
+                                   # initial weights and batches but each sees all the data generated; off:
+                                   # 2 members so trained drew level with one network, not past it (README)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
 
