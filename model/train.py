@@ -79,6 +79,7 @@ class TrainConfig:
     relabel_rate: float = 0.5      # would): the share of labelled controls with an id that get one
     decoy_rate: float = 0.3        # of those, the share that wear a word of the goal instead (see Relabel)
     buffer: int = 150_000
+    length_buckets: int = 1        # > 1: batches of samples of similar length (see _Member.draw)
     samples_per_step: int = 12     # fresh samples generated per update (per rank)
     d_model: int = 128
     n_layer: int = 3
@@ -549,9 +550,22 @@ class _Member:
         self.add(self.collect(learner_rate))
         return self.update(batch_size, lr, use_bf16)
 
+    def draw(self, batch_size: int) -> list[tuple[dict, dict]]:
+        """A batch from the replay buffer, uniformly at random. With ``length_buckets`` k > 1: k batches' worth
+        drawn, sorted by sequence length (goal tokens + elements) and one of the k slices taken, so a batch pads
+        to a length its samples nearly share (padding measured 1.58x the real tokens of a random batch of 24,
+        1.16x with k = 4) while every sample is still as likely to be drawn."""
+        k = max(1, self.cfg.length_buckets)
+        pool = [self.buffer[self.rng.randrange(len(self.buffer))] for _ in range(batch_size * k)]
+        if k == 1:
+            return pool
+        pool.sort(key=lambda s: s[0]["goal_ids"].shape[0] + s[0]["el_role"].shape[0])
+        part = self.rng.randrange(k)
+        return pool[part * batch_size:(part + 1) * batch_size]
+
     def update(self, batch_size: int, lr: float, use_bf16: bool) -> float:
         """One optimizer step on a batch drawn from the replay buffer; the loss."""
-        items = [self.buffer[self.rng.randrange(len(self.buffer))] for _ in range(batch_size)]
+        items = self.draw(batch_size)
         batch = collate([a for a, _ in items], self.pad)
         labels = _labels([t for _, t in items])
         for group in self.opt.param_groups:

@@ -428,3 +428,34 @@ def test_id_noise_episodes_read_stand_ins_for_ids():
     real = set(rid_tokens(0.0))  # the settings screens' id tokens
     noisy = rid_tokens(1.0)  # the same screens (one template), ids read through stand-ins
     assert len(noisy) > 50 and sum(t in real for t in noisy) < 0.1 * len(noisy)
+
+
+def test_length_buckets_draw_batches_of_similar_length_and_every_sample_alike():
+    import random
+
+    from model.train import _Member
+
+    member = _Member.__new__(_Member)  # only the buffer and the draw: no network needed
+    member.cfg = TrainConfig(length_buckets=4)
+    member.rng = random.Random(0)
+    lengths = [3 + (i * 37) % 90 for i in range(400)]
+    member.buffer = [({"goal_ids": torch.zeros(5), "el_role": torch.zeros(n)}, {"i": i}) for i, n in enumerate(lengths)]
+
+    def spread(batches):
+        return sum(max(b) - min(b) for b in batches) / len(batches)
+
+    bucketed = [[s[0]["el_role"].shape[0] for s in member.draw(24)] for _ in range(300)]
+    member.cfg = TrainConfig(length_buckets=1)
+    plain = [[s[0]["el_role"].shape[0] for s in member.draw(24)] for _ in range(300)]
+    assert spread(bucketed) < 0.5 * spread(plain)
+    # short and long samples are drawn as often as with plain draws
+    mean = lambda batches: sum(map(sum, batches)) / sum(map(len, batches))  # noqa: E731
+    assert abs(mean(bucketed) - mean(plain)) < 3
+
+
+def test_length_buckets_option_trains_a_loadable_checkpoint(tmp_path):
+    from model.policy import InHousePolicy
+
+    summary = train(_with_tokenizer(tmp_path / "lb"), TrainConfig(seed=2, length_buckets=2, **TINY))
+    assert summary["steps"] == 3 and summary["config"]["length_buckets"] == 2
+    assert InHousePolicy(tmp_path / "lb").runner.model.config.d_model == 32
