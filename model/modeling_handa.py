@@ -36,9 +36,9 @@ _EL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
 _EL_POS[EL_VERBS] = torch.arange(len(EL_VERBS))
 _GL_POS = torch.full((len(VERBS),), -1, dtype=torch.long)
 _GL_POS[GLOBAL_VERBS] = torch.arange(len(GLOBAL_VERBS))
-from model.stacked import StackedEmbedding, stack
 from model.features import (ELEMENT_TOKENS, MEMORY_SLOTS, N_BOX, N_STATES, N_TEXTFLAGS, ROLES, SEG_OFFSETS,
                             SEGMENTS)
+from model.stacked import StackedEmbedding, stack
 
 _VALUE = [name for name, _ in SEGMENTS].index("value")
 _RID = [name for name, _ in SEGMENTS].index("rid")
