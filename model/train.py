@@ -30,6 +30,7 @@ from controllers.actions import Click, Direction, ElementTarget, Scroll, System,
 from controllers.policy import HistoryEntry
 from model.codec import CodecError, Target, encode, verb_of
 from model.features import SEGMENTS, Featurizer, Memory, collate, element_key
+from model.atomic import AtomicExpert, Part, heldout_only_keys, instruction
 from model.lexicon import scan
 from model.policy import Tried
 from model.splits import seen_templates
@@ -113,6 +114,10 @@ class TrainConfig:
                                    # 2 members so trained drew level with one network, not past it (README)
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
+    atomic: float = 0.0            # episodes whose goal is an instruction naming controls on a screen that a
+                                   # seen template's expert reached ("Turn Wi-Fi off", model/atomic.py)
+    atomic_swap: float = 0.3       # of those, the share where the named controls' words become made-up words
+                                   # in the goal and on screen alike (SharedSwap)
 
 
 class WeightAverage:
@@ -364,6 +369,7 @@ class Collector:
         for key, tokens in (featurizer.names.items() if cfg.name_noise > 0 else ()):
             self.named.setdefault(key.split("|", 1)[0], set()).update(tokens)
         self.control_words = control_words(featurizer) if cfg.shared_swap > 0 else set()
+        self.excluded = heldout_only_keys() if cfg.atomic > 0 else frozenset()  # never named by an instruction
         self.misses = 0
         self.expert_errors = 0
         self.samples = 0
@@ -381,12 +387,29 @@ class Collector:
                           target=ElementTarget(id=rng.choice(bodies).id) if bodies else None)
         return System(button=SystemButton.back)
 
+    def _instruction(self, inst: Any, controller: Any, expert: Any) -> Optional[tuple[str, list[Part]]]:
+        """Play the template's expert part of the way (no samples), then an instruction for that screen."""
+        rng = self.rng
+        history: list[HistoryEntry] = []
+        for step in range(rng.randint(0, inst.template.steps_hint)):
+            obs = controller.observe()
+            try:
+                action = expert.decide(inst.goal, obs, history).action
+            except Exception:
+                return None
+            if action is None or action.type in ("done", "answer"):
+                break
+            result = controller.execute(action)
+            history.append(HistoryEntry(step=step, action=action, ok=result.ok, error=result.error))
+        return instruction(controller.observe(), rng, self.excluded)
+
     def episode(self, runner: Optional[Any], learner_rate: float) -> list[tuple[dict, dict]]:
         from controllers.sim.controller import SimController
         from tasks.base import make_instance
         from tasks.expert import ExpertPolicy
 
         rng, cfg = self.rng, self.cfg
+        atomic = cfg.atomic > 0 and rng.random() < cfg.atomic  # drawn only when on, as name noise below
         template_id = rng.choice(self.templates)
         template = self.registry[template_id]
         inst = make_instance(template_id, seed=rng.randrange(1 << 30), form=rng.choice(template.forms),
@@ -394,10 +417,20 @@ class Collector:
         controller = SimController(inst.device)  # keys exposed: the expert reads them, the features do not
         expert = ExpertPolicy(inst)
         expert.reset(inst.goal)
+        task_goal, values, limit = inst.goal, inst.params, template.steps_hint * 3 + 6
+        parts: list[Part] = []
+        if atomic:
+            made = self._instruction(inst, controller, expert)
+            if made is None:
+                self.episodes += 1
+                return []
+            task_goal, parts = made
+            expert = AtomicExpert(parts, seed=inst.seed)
+            values, limit = [p.text for p in parts], 2 * len(parts) + 3
         memory = Memory()
         history: list[HistoryEntry] = []
         screenshot_only = rng.random() < cfg.screenshot_only_rate
-        goal = augment_goal(inst.goal, rng, cfg.goal_augment)
+        goal = augment_goal(task_goal, rng, cfg.goal_augment)
         recolor = recolor_fn(rng) if rng.random() < cfg.recolor else None
         noisy = rng.random() < cfg.word_noise
         # drawn only when on, so a run without it plays exactly the episodes it did before it existed
@@ -405,16 +438,21 @@ class Collector:
                    if cfg.name_noise > 0 and rng.random() < cfg.name_noise else None)
         relabel = (Relabel(rng, cfg.relabel_rate, self.featurizer.names, goal_words(inst.goal), cfg.decoy_rate)
                    if rng.random() < cfg.relabel else None)
+        if atomic:  # an instruction names controls by their labels: made-up ones would hide them
+            relabel = None
         ids = (IdNoise(rng, len(self.featurizer.tokenizer))  # drawn only when on (as name noise)
                if cfg.id_noise > 0 and rng.random() < cfg.id_noise else None)
         swap = None  # drawn only when on (as name noise)
-        if cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
+        if atomic:
+            if rng.random() < cfg.atomic_swap:
+                named = {w.casefold() for p in parts for w in goal_words(p.referent)}
+                swap = SharedSwap(rng, task_goal, named, values) or None
+        elif cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
             swap = SharedSwap(rng, inst.goal, self.control_words, inst.params) or None
-            if swap is not None:
-                goal = swap.goal(goal)
+        if swap is not None:
+            goal = swap.goal(goal)
         out = []
         tried = Tried()
-        limit = template.steps_hint * 3 + 6
         pending = None  # the last action, folded into the memory once its effect is seen (as the policy does)
         for step in range(limit):
             obs = controller.observe()
@@ -424,11 +462,11 @@ class Collector:
                 memory.push(verb, target_ids, typed, ok, changed=fp != before)
                 pending = None
             try:
-                label = expert.decide(inst.goal, obs, history).action
+                label = expert.decide(task_goal, obs, history).action
                 if label is None:
                     raise ValueError("the expert gave no action")
             except Exception:  # an expert bug in a state only a learner reaches: keep what came before
-                self.expert_errors += 1
+                self.expert_errors += not atomic  # an instruction's control gone (the learner left): no bug
                 break
             shown = relabel(obs) if relabel is not None else obs  # what the model reads of the tree
             if swap is not None:
