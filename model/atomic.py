@@ -26,6 +26,7 @@ CLICKED = (Role.button, Role.list_item, Role.menu_item, Role.tab, Role.link, Rol
 STAYING = (Role.switch, Role.checkbox, Role.radio, Role.text_field)
 TEXTS = ("hello", "Meeting at 3", "서울역", "010-1234-5678", "kim@example.com", "안녕하세요", "42", "Kim Minji",
          "내일 봐요", "2026-12-04", "Lunch with Mina", "부산 해운대", "Road 7", "ok!", "Project 알파")
+ID_SHARE = 0.25  # parts whose control is named by the words of its platform id
 JOINS = (", then ", " and ", ". Then ", ", 그리고 ", ", ")
 
 CLICK_WORDINGS = ("Tap {ref}", "Click {ref}", "Open {ref}", 'Click on "{ref}"', "Tap on {ref}", "{ref} 눌러줘",
@@ -94,6 +95,7 @@ class Part:
     referent: str
     wish: Optional[bool] = None
     text: str = ""
+    by_id: bool = False  # the referent is the words of the platform id, not a text on screen
 
     def satisfied(self, e: UIElement) -> bool:
         """Whether the element's state already shows this part done (clicks never do by state)."""
@@ -115,6 +117,15 @@ def referent(e: UIElement) -> str:
         if re.search(r"[^\W\d_]", text) and len(text) <= 40:
             return text
     return ""
+
+
+def id_referent(e: UIElement) -> str:
+    """The words of the element's platform id ("com.app:id/device_name" -> "device name"), when they hold a
+    word of three letters or more: a held-out look may label a control with a synonym the goal does not use,
+    and then the id is what the goal's words match."""
+    rid = (e.attrs.get("resource-id") or "").rsplit("/", 1)[-1]
+    words = re.sub(r"[\W_]+", " ", rid).strip()
+    return words if re.search(r"[^\W\d_]{3,}", words) else ""
 
 
 def _overlay(obs: Observation, app: str) -> Optional[UIElement]:
@@ -167,8 +178,14 @@ def candidates(obs: Observation, excluded: frozenset[str]) -> list[tuple[UIEleme
     return [(e, ref) for e, ref in found if seen[ref.casefold()] == 1]
 
 
-def _part(e: UIElement, ref: str, rng: random.Random) -> tuple[Part, str]:
-    """A part for element ``e`` and its wording."""
+def _part(e: UIElement, ref: str, rng: random.Random, by_id: bool = False) -> tuple[Part, str]:
+    """A part for element ``e`` named ``ref``, and its wording."""
+    part, wording = _wish(e, ref, rng)
+    part.by_id = by_id
+    return part, wording
+
+
+def _wish(e: UIElement, ref: str, rng: random.Random) -> tuple[Part, str]:
     key = e.attrs["sim-key"]
     if e.role in (Role.switch, Role.checkbox):
         # mostly the change a person would ask for; sometimes what is already so (then nothing to do)
@@ -211,8 +228,16 @@ def instruction(obs: Observation, rng: random.Random, excluded: frozenset[str]) 
     else:
         chosen = [rng.choice(pool)]
     parts, words = [], []
+    taken = {ref.casefold() for _, ref in found}  # a referent must tell one control apart
+    id_counts: dict[str, int] = {}
+    for e, _ in found:
+        id_counts[id_referent(e).casefold()] = id_counts.get(id_referent(e).casefold(), 0) + 1
     for e, ref in chosen:
-        part, wording = _part(e, ref, rng)
+        by_id = id_referent(e)
+        # sometimes by the id's words, as a goal matches a control whose label is a synonym it never uses
+        use_id = (bool(by_id) and by_id.casefold() not in taken and id_counts[by_id.casefold()] == 1
+                  and rng.random() < ID_SHARE)
+        part, wording = _part(e, by_id if use_id else ref, rng, by_id=use_id)
         parts.append(part)
         words.append(wording)
     goal = words[0]

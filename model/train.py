@@ -445,7 +445,8 @@ class Collector:
         swap = None  # drawn only when on (as name noise)
         if atomic:
             if rng.random() < cfg.atomic_swap:
-                named = {w.casefold() for p in parts for w in goal_words(p.referent)}
+                # only words shown on screen: an id's words stay what the goal says (SharedSwap keeps ids)
+                named = {w.casefold() for p in parts if not p.by_id for w in goal_words(p.referent)}
                 swap = SharedSwap(rng, task_goal, named, values) or None
         elif cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
             swap = SharedSwap(rng, inst.goal, self.control_words, inst.params) or None

@@ -7,8 +7,8 @@ import pytest
 
 from controllers.actions import Click, Done, ElementTarget, LongPress, TypeText
 from controllers.policy import HistoryEntry
-from model.atomic import (AtomicExpert, Part, candidates, heldout_only_keys, instruction, normalized_key,
-                          referent)
+from model.atomic import (AtomicExpert, Part, candidates, heldout_only_keys, id_referent, instruction,
+                          normalized_key, referent)
 
 
 def _screen_with(key: str, template: str = "settings.wifi", seed: int = 1, form: str = "phone"):
@@ -74,6 +74,9 @@ def test_numbers_in_keys_fold_and_referents_drop_symbols_and_counts():
     assert referent(el(name="☆", description="Pin to top")) == "Pin to top"
     assert referent(el(name="", hint="검색…")) == "검색"
     assert referent(el(name="7")) == ""
+    assert id_referent(el(name="Phone name", attrs={"resource-id": "com.handa.settings:id/device_name"})) == "device name"
+    assert id_referent(el(name="Kim", attrs={"resource-id": "com.handa.contacts:id/c4"})) == ""
+    assert id_referent(el(name="Kim")) == ""
 
 
 def test_ambiguous_referents_are_not_named():
@@ -96,6 +99,9 @@ def test_instructions_name_their_controls_in_english_and_korean():
     texts = [g for g, _ in goals]
     assert any(t.endswith(("줘", "줘.")) for t in texts) and any(t.startswith(("Tap", "Turn", "Click")) for t in texts)
     multi = [(g, parts) for g, parts in goals if len(parts) > 1]
+    by_id = [p for _, parts in goals for p in parts if p.by_id]
+    assert by_id and all("_" not in p.referent and p.referent.casefold() not in
+                         {r.casefold() for _, r in candidates(obs, frozenset())} for p in by_id)
     assert multi, "some goals name several controls"
     for g, parts in goals:
         for p in parts:
