@@ -178,14 +178,8 @@ def candidates(obs: Observation, excluded: frozenset[str]) -> list[tuple[UIEleme
     return [(e, ref) for e, ref in found if seen[ref.casefold()] == 1]
 
 
-def _part(e: UIElement, ref: str, rng: random.Random, by_id: bool = False) -> tuple[Part, str]:
+def _part(e: UIElement, ref: str, rng: random.Random) -> tuple[Part, str]:
     """A part for element ``e`` named ``ref``, and its wording."""
-    part, wording = _wish(e, ref, rng)
-    part.by_id = by_id
-    return part, wording
-
-
-def _wish(e: UIElement, ref: str, rng: random.Random) -> tuple[Part, str]:
     key = e.attrs["sim-key"]
     if e.role in (Role.switch, Role.checkbox):
         # mostly the change a person would ask for; sometimes what is already so (then nothing to do)
@@ -216,14 +210,14 @@ def instruction(obs: Observation, rng: random.Random, excluded: frozenset[str]) 
     staying = [c for c in pool if c[0].role in STAYING]
     if len(staying) >= 2 and rng.random() < 0.35:
         rng.shuffle(staying)
-        chosen, radios = [], 0
+        chosen, radios, wanted = [], 0, rng.choice((2, 2, 3))
         for c in staying:
             if c[0].role == Role.radio:
                 if radios:
                     continue
                 radios += 1
             chosen.append(c)
-            if len(chosen) == rng.choice((2, 2, 3)):
+            if len(chosen) == wanted:
                 break
     else:
         chosen = [rng.choice(pool)]
@@ -237,7 +231,8 @@ def instruction(obs: Observation, rng: random.Random, excluded: frozenset[str]) 
         # sometimes by the id's words, as a goal matches a control whose label is a synonym it never uses
         use_id = (bool(by_id) and by_id.casefold() not in taken and id_counts[by_id.casefold()] == 1
                   and rng.random() < ID_SHARE)
-        part, wording = _part(e, by_id if use_id else ref, rng, by_id=use_id)
+        part, wording = _part(e, by_id if use_id else ref, rng)
+        part.by_id = use_id
         parts.append(part)
         words.append(wording)
     goal = words[0]

@@ -115,7 +115,8 @@ class TrainConfig:
     ema: float = 0.0               # > 0 (e.g. 0.998): save an exponential moving average of the weights
                                    # instead of the last step's (0, the default, as the shipped checkpoint)
     atomic: float = 0.0            # episodes whose goal is an instruction naming controls on a screen that a
-                                   # seen template's expert reached ("Turn Wi-Fi off", model/atomic.py)
+                                   # seen template's expert reached ("Turn Wi-Fi off", model/atomic.py); off:
+                                   # capped runs with 0.25 and 0.3 were not better (README)
     atomic_swap: float = 0.3       # of those, the share where the named controls' words become made-up words
                                    # in the goal and on screen alike (SharedSwap)
 
