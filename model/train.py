@@ -28,9 +28,9 @@ import torch
 
 from controllers.actions import Click, Direction, ElementTarget, Scroll, System, SystemButton
 from controllers.policy import HistoryEntry
+from model.atomic import AtomicExpert, Part, heldout_only_keys, instruction
 from model.codec import CodecError, Target, encode, verb_of
 from model.features import SEGMENTS, Featurizer, Memory, collate, element_key
-from model.atomic import AtomicExpert, Part, heldout_only_keys, instruction
 from model.lexicon import scan
 from model.policy import Tried
 from model.splits import seen_templates
@@ -418,7 +418,7 @@ class Collector:
         controller = SimController(inst.device)  # keys exposed: the expert reads them, the features do not
         expert = ExpertPolicy(inst)
         expert.reset(inst.goal)
-        task_goal, values, limit = inst.goal, inst.params, template.steps_hint * 3 + 6
+        task_goal, limit = inst.goal, template.steps_hint * 3 + 6
         parts: list[Part] = []
         if atomic:
             made = self._instruction(inst, controller, expert)
@@ -427,7 +427,7 @@ class Collector:
                 return []
             task_goal, parts = made
             expert = AtomicExpert(parts, seed=inst.seed)
-            values, limit = [p.text for p in parts], 2 * len(parts) + 3
+            limit = 2 * len(parts) + 3
         memory = Memory()
         history: list[HistoryEntry] = []
         screenshot_only = rng.random() < cfg.screenshot_only_rate
@@ -448,7 +448,7 @@ class Collector:
             if rng.random() < cfg.atomic_swap:
                 # only words shown on screen: an id's words stay what the goal says (SharedSwap keeps ids)
                 named = {w.casefold() for p in parts if not p.by_id for w in goal_words(p.referent)}
-                swap = SharedSwap(rng, task_goal, named, values) or None
+                swap = SharedSwap(rng, task_goal, named, [p.text for p in parts]) or None
         elif cfg.shared_swap > 0 and relabel is None and rng.random() < cfg.shared_swap:
             swap = SharedSwap(rng, inst.goal, self.control_words, inst.params) or None
         if swap is not None:
