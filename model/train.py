@@ -81,6 +81,7 @@ class TrainConfig:
     decoy_rate: float = 0.3        # of those, the share that wear a word of the goal instead (see Relabel)
     buffer: int = 150_000
     length_buckets: int = 1        # > 1: batches of samples of similar length (see _Member.draw)
+                                   # 2: more steps in a capped run, seen up, held-out not (README)
     samples_per_step: int = 12     # fresh samples generated per update (per rank)
     d_model: int = 128
     n_layer: int = 3
