@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional
@@ -172,9 +173,7 @@ def candidates(obs: Observation, excluded: frozenset[str]) -> list[tuple[UIEleme
         ref = referent(e)
         if ref:
             found.append((e, ref))
-    seen: dict[str, int] = {}
-    for _, ref in found:
-        seen[ref.casefold()] = seen.get(ref.casefold(), 0) + 1
+    seen = Counter(ref.casefold() for _, ref in found)
     return [(e, ref) for e, ref in found if seen[ref.casefold()] == 1]
 
 
@@ -223,9 +222,7 @@ def instruction(obs: Observation, rng: random.Random, excluded: frozenset[str]) 
         chosen = [rng.choice(pool)]
     parts, words = [], []
     taken = {ref.casefold() for _, ref in found}  # a referent must tell one control apart
-    id_counts: dict[str, int] = {}
-    for e, _ in found:
-        id_counts[id_referent(e).casefold()] = id_counts.get(id_referent(e).casefold(), 0) + 1
+    id_counts = Counter(id_referent(e).casefold() for e, _ in found)
     for e, ref in chosen:
         by_id = id_referent(e)
         # sometimes by the id's words, as a goal matches a control whose label is a synonym it never uses
