@@ -56,6 +56,8 @@ MAX_TEXT_CHARS = 200  # longer strings are cut before tokenizing (the model read
 MAX_GOAL_CHARS = 2000  # the same for the goal (its tokens and every cue read from it)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _WORD = re.compile(r"\w+")
+ECHO_TOKENS = 6  # per element, goal tokens it was called by / leads to (lexicons), for the model's goal echo
+ECHO_MIN_WEIGHT = 0.6  # ... of lexicon weight 1 / (elements sharing the token) above this: "to", "the" lead anywhere
 _PREFIX = 5  # a goal word and an element word that share this many leading letters are "alike" (Vibrate/Vibration)
 
 
@@ -222,6 +224,13 @@ def _goal_weights(tokens: Optional[dict[int, float]], goal_set: Any) -> tuple[fl
     return max(weights, default=0.0), min(1.0, sum(weights) / 2)
 
 
+def _echo_row(tokens: Optional[dict[int, float]], goal_set: Any, pad: int) -> list[int]:
+    """The goal's tokens in a lexicon entry, strongest first, padded to ``ECHO_TOKENS``."""
+    hits = (sorted((t for t in goal_set if tokens.get(t, 0.0) >= ECHO_MIN_WEIGHT), key=lambda t: (-tokens[t], t))
+            [:ECHO_TOKENS] if tokens else [])
+    return hits + [pad] * (ECHO_TOKENS - len(hits))
+
+
 def target_element(action: Any, obs: Observation) -> Optional[UIElement]:
     target = getattr(action, "target", None)
     if target is not None and getattr(target, "kind", None) == "element":
@@ -311,6 +320,7 @@ class Featurizer:
         kinds = asked_kinds(goal)  # the shapes of answer the goal asks for (model/answers.py)
         value = goal_value(goal)  # what the goal's arithmetic comes to (model/keypad.py)
         named, linked = set(), set()  # goal tokens some element on screen was called by / leads to (lexicons)
+        echo_named, echo_linked = [], []  # the same per element (HandaModel's goal echo)
         for e in elements:
             fields = element_fields(e)
             tok_row, seg_row, offs = [], [], []
@@ -352,12 +362,14 @@ class Featurizer:
             if self.links:  # does this element lead to the goal's words, and how specifically
                 row[14], row[15] = _goal_weights(self.links.get(key), goal_set)
                 linked.update(t for t in self.links.get(key, ()) if t in goal_set)
+            echo_linked.append(_echo_row(self.links.get(key) if self.links else None, goal_set, self.pad))
             if wanted is not None and st.checked is not None:  # already as the goal wants it, or the opposite
                 row[18] = 1.0 if st.checked == wanted else 0.0
                 row[19] = 1.0 - row[18]
             if self.names:  # the goal calls this element by a name it wore on another seed
                 row[20], row[21] = _goal_weights(self.names.get(key), goal_set)
                 named.update(t for t in self.names.get(key, ()) if t in goal_set)
+            echo_named.append(_echo_row(self.names.get(key) if self.names else None, goal_set, self.pad))
             if kinds and any(kinds & shapes(text) for text in (fields[0], fields[2], fields[3])):
                 row[22] = 1.0  # shows the kind of answer the goal asks for ("15:00" for "what time")
             if (value is not None and not (st.clickable and key_of(e.name, e.description))  # a key "7" is no result
@@ -379,6 +391,8 @@ class Featurizer:
         el_box = np.array(boxes, dtype=np.float32).reshape(n, N_BOX)
         el_flags = np.array(flags, dtype=np.float32).reshape(n, N_TEXTFLAGS)
         arrays = {
+            "el_named": np.array(echo_named, dtype=np.int64).reshape(n, ECHO_TOKENS),
+            "el_linked": np.array(echo_linked, dtype=np.int64).reshape(n, ECHO_TOKENS),
             "goal_ids": goal_ids,
             "el_tok": el_tok, "el_seg": el_seg, "el_role": el_role, "el_states": el_states, "el_box": el_box,
             "el_flags": el_flags,
@@ -477,6 +491,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
     el_states = np.zeros((b, n, N_STATES), dtype=np.float32)
     el_box = np.zeros((b, n, N_BOX), dtype=np.float32)
     el_flags = np.zeros((b, n, N_TEXTFLAGS), dtype=np.float32)
+    el_named = np.full((b, n, ECHO_TOKENS), pad, dtype=np.int64)
+    el_linked = np.full((b, n, ECHO_TOKENS), pad, dtype=np.int64)
     el_mask = np.zeros((b, n), dtype=bool)
     has_image = np.zeros(b, dtype=bool)
     images = None
@@ -493,6 +509,8 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         el_tok[i, :k], el_seg[i, :k], el_role[i, :k] = a["el_tok"], a["el_seg"], a["el_role"]
         el_states[i, :k], el_box[i, :k], el_flags[i, :k] = a["el_states"], a["el_box"], a["el_flags"]
         el_mask[i, :k] = True
+        if "el_named" in a:  # arrays from before the goal echo lack them (nothing then echoes)
+            el_named[i, :k], el_linked[i, :k] = a["el_named"], a["el_linked"]
         if "image" in a:
             images[i] = a["image"]
             has_image[i] = True
@@ -502,6 +520,7 @@ def collate(arrays: list[dict[str, np.ndarray]], pad: int) -> dict[str, "Any"]:
         "el_tok": torch.from_numpy(el_tok), "el_seg": torch.from_numpy(el_seg),
         "el_role": torch.from_numpy(el_role), "el_states": torch.from_numpy(el_states),
         "el_box": torch.from_numpy(el_box), "el_flags": torch.from_numpy(el_flags),
+        "el_named": torch.from_numpy(el_named), "el_linked": torch.from_numpy(el_linked),
         "el_mask": torch.from_numpy(el_mask), "has_image": torch.from_numpy(has_image),
         "mem_verbs": torch.from_numpy(np.stack([a["mem_verbs"] for a in arrays]).astype(np.int64)),
         "mem_text": torch.from_numpy(np.stack([a["mem_text"] for a in arrays]).astype(np.int64)),

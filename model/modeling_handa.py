@@ -51,7 +51,7 @@ class HandaConfig(PretrainedConfig):
                  d_ff: int = 256, max_goal_tokens: int = 64, max_elements: int = 512, apps: Optional[list] = None,
                  pad_token_id: int = 0, lowercase: bool = False, links: Optional[dict] = None,
                  names: Optional[dict] = None, named_goal: bool = False, identity_bound: float = 0.0,
-                 dropout: float = 0.0, **kwargs):
+                 dropout: float = 0.0, goal_echo: bool = False, **kwargs):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
@@ -70,6 +70,10 @@ class HandaConfig(PretrainedConfig):
         self.identity_bound = identity_bound
         # residual dropout in the transformer blocks while training (0: none, as in older checkpoints)
         self.dropout = dropout
+        # before every block each element adds what the goal says around the goal words it matches: its own
+        # words, the names it wore elsewhere, the words it leads to (see HandaModel.echo_maps). False: off,
+        # as in older checkpoints
+        self.goal_echo = goal_echo
         self.verbs = list(VERBS)
         self.keys = list(KEYS)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -155,7 +159,7 @@ class ElementEncoder(nn.Module):
         any_exact = exact.amax(-1, keepdim=True)
         match = torch.cat([per_seg, any_exact, el_flags], -1)
         x = text + self.role(el_role) + self.states(el_states) + self.box(el_box) + self.match(match)
-        return self.norm(x), match, on_screen
+        return self.norm(x), match, on_screen, hits.any(2)
 
 
 class ScreenEncoder(nn.Module):
@@ -383,7 +387,33 @@ class HandaModel(HandaPreTrainedModel):
         self.amount = nn.Linear(d, len(AMOUNTS))
         self.key = nn.Linear(d, len(KEYS))
         self.app = nn.Linear(d, max(len(config.apps), 1))
+        if getattr(config, "goal_echo", False):
+            self.echo_norm = nn.ModuleList([nn.LayerNorm(d) for _ in range(config.n_layer)])
+            self.echo = nn.ModuleList([nn.Linear(3 * d, d) for _ in range(config.n_layer)])
+        else:
+            self.echo_norm = self.echo = None
         self.post_init()
+
+    def echo_maps(self, own_hits: torch.Tensor, batch: dict[str, torch.Tensor], goal_ids: torch.Tensor,
+                  goal_mask: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Which goal tokens each element is bound to, as three (B, N, T) averaging maps: tokens of its own text,
+        names it wore on other seeds, words it leads to (the last two from the lexicons, via the featurizer).
+
+        Why: an element's learned vector knows *which* control it is, and on a few templates that identity
+        explains every label ("the Wi-Fi row is what 'turn ... off' acts on"), so a control only held-out tasks
+        act on learns "never the target". The echo hands each element the goal's contextual vectors at the
+        words that name it -- "the thing to turn off" -- the same for every control, seen or not."""
+        pad = self.config.pad_token_id
+        maps = [own_hits & goal_mask[:, None, :]]
+        for name in ("el_named", "el_linked"):
+            toks = batch.get(name)
+            if toks is None or toks.shape[1] != own_hits.shape[1]:
+                maps.append(torch.zeros_like(maps[0]))
+                continue
+            toks = toks.long()
+            hit = (toks[..., None] == goal_ids[:, None, None, :]) & (toks != pad)[..., None]
+            maps.append(hit.any(2) & goal_mask[:, None, :])
+        return [(h.to(dtype) / h.sum(-1, keepdim=True).clamp(min=1).to(dtype)) for h in maps]
 
     # ------------------------------------------------------------ encoder
     def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -393,7 +423,7 @@ class HandaModel(HandaPreTrainedModel):
         goal_mask[:, 0] = True  # an empty goal still has one (pad) token to attend to
         b, t = goal_ids.shape
         el_mask = batch["el_mask"]
-        elements, match, on_screen = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
+        elements, match, on_screen, own_hits = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
                                         batch["el_states"], batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
         grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
         elements = elements + roi
@@ -419,12 +449,17 @@ class HandaModel(HandaPreTrainedModel):
         key_mask = torch.cat([ones(1), mv >= 0, goal_mask, ones(grid.shape[1]), el_mask], 1)
         key_mask[:, 1] = True  # keep one memory slot visible so no row is fully masked
         attn = torch.zeros(key_mask.shape, dtype=x.dtype, device=x.device).masked_fill(~key_mask, -1e9)[:, None, None]
-        for block in self.blocks:
-            x = block(x, attn)
-        x = self.ln_f(x)
         m = 1 + MEMORY_SLOTS
         g0, c0 = m, m + t
         e0 = c0 + grid.shape[1]
+        echo = self.echo_maps(own_hits, batch, goal_ids, goal_mask, x.dtype) if self.echo is not None else None
+        for i, block in enumerate(self.blocks):
+            if echo is not None:
+                said = self.echo_norm[i](x[:, g0:c0])
+                heard = torch.cat([torch.bmm(h, said) for h in echo], -1)
+                x = torch.cat([x[:, :e0], x[:, e0:] + self.echo[i](heard)], 1)
+            x = block(x, attn)
+        x = self.ln_f(x)
         # a cell is its conv feature plus the contextualized 4x4 token it falls in
         ctx_grid = x[:, c0:e0].transpose(1, 2).reshape(b, -1, GRID // 2, GRID // 2)
         ctx_cells = F.interpolate(ctx_grid, scale_factor=2, mode="nearest").flatten(2).transpose(1, 2)

@@ -120,6 +120,8 @@ class TrainConfig:
                                    # capped runs with 0.25 and 0.3 were not better (README)
     atomic_swap: float = 0.3       # of those, the share where the named controls' words become made-up words
                                    # in the goal and on screen alike (SharedSwap)
+    goal_echo: bool = False        # every element hears the goal's contextual vectors at the words that name
+                                   # it (its own, its lexicon names, where it leads; HandaModel.echo_maps)
 
 
 class WeightAverage:
@@ -705,7 +707,7 @@ def train(out_dir: Path | str, cfg: TrainConfig, progress: Optional[Callable[[di
     sizes = dict(vocab_size=len(tokenizer), d_model=cfg.d_model, n_layer=cfg.n_layer, n_head=cfg.n_head,
                  d_ff=cfg.d_ff, apps=apps, pad_token_id=tokenizer.pad_token_id, lowercase=cfg.lowercase,
                  links=links, names=names, named_goal=cfg.named_goal, identity_bound=cfg.identity_bound,
-                 dropout=cfg.dropout)
+                 dropout=cfg.dropout, goal_echo=cfg.goal_echo)
     mcfg = HandaConfig(**sizes)
     featurizer = Featurizer(tokenizer, max_elements=mcfg.max_elements, max_goal_tokens=mcfg.max_goal_tokens,
                             apps=apps, lowercase=cfg.lowercase, links=links, lexicon=lexicon, names=names)

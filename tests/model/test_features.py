@@ -118,3 +118,30 @@ def test_goal_coverage_marks_what_was_clicked_or_typed(tokenizer):
         memory.push(0, [i % 4000], [], ok=True, changed=True)
     assert len(memory.touched) <= TOUCHED_IDS
     assert memory.copy().touched == memory.touched and memory.copy().touched is not memory.touched
+
+
+def test_echo_rows_hold_the_goal_words_an_element_is_called_by_or_leads_to(tokenizer):
+    """The goal echo's inputs: per element, the goal's tokens its name / link lexicon entries hold with weight
+    at least ECHO_MIN_WEIGHT (a token every launcher icon leads to, such as "to", echoes nowhere)."""
+    from model.features import ECHO_MIN_WEIGHT, ECHO_TOKENS, element_key
+
+    obs = SimController(form="phone", seed=4).observe()
+    kept = prune(obs.elements, obs.screen.width, obs.screen.height, 512)
+    keys = [element_key(e) for e in kept]
+    first, second = [e for e, k in zip(kept, keys) if k and keys.count(k) == 1][:2]
+    words = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    goal = "Open the zebra quartz thing"
+    zebra, quartz, the = words(" zebra")[0], words(" quartz")[0], words(" the")[0]
+    links = {element_key(first): {str(zebra): 1.0, str(the): ECHO_MIN_WEIGHT / 2}}
+    names = {element_key(second): {str(quartz): 1.0}}
+    fz = Featurizer(tokenizer, links=links, names=names)
+    arrays = fz(goal, obs, Memory(), with_image=False).arrays
+    kept = [e.id for e in kept]
+    i, j = kept.index(first.id), kept.index(second.id)
+    assert arrays["el_linked"].shape == arrays["el_named"].shape == (len(kept), ECHO_TOKENS)
+    pad = tokenizer.pad_token_id
+    assert arrays["el_linked"][i].tolist() == [zebra] + [pad] * (ECHO_TOKENS - 1)  # "the": too common
+    assert arrays["el_named"][j].tolist() == [quartz] + [pad] * (ECHO_TOKENS - 1)
+    others = [k for k in range(len(kept)) if k not in (i, j)]
+    assert (arrays["el_linked"][others] == pad).all() and (arrays["el_named"][others] == pad).all()
+    assert (arrays["el_named"][i] == pad).all()

@@ -107,3 +107,59 @@ def test_dropout_acts_only_while_training():
     assert HandaConfig(vocab_size=64).dropout == 0.0  # checkpoints from before it load without dropout
     model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=2, n_head=2, d_ff=32, dropout=0.1))
     assert all(b.drop.p == 0.1 for b in model.blocks)
+
+
+def _echo_batch(named_token: int) -> dict[str, torch.Tensor]:
+    """Two elements that look alike; element 0's name lexicon entry holds ``named_token`` (0: nothing)."""
+    goal = torch.tensor([[5, 6, 7, 8]])
+    el_tok = torch.zeros(1, 2, 42, dtype=torch.long)
+    el_seg = torch.zeros(1, 2, 42, dtype=torch.long)
+    el_tok[0, :, 0], el_seg[0, :, 0] = 9, 1
+    named = torch.zeros(1, 2, 6, dtype=torch.long)
+    named[0, 0, 0] = named_token
+    from model.features import MEMORY_SLOTS, MEMORY_TOKENS, N_BOX, N_TEXTFLAGS
+    return {"goal_ids": goal, "el_tok": el_tok, "el_seg": el_seg, "el_role": torch.zeros(1, 2, dtype=torch.long),
+            "el_states": torch.zeros(1, 2, N_STATES), "el_box": torch.full((1, 2, N_BOX), 0.5),
+            "el_flags": torch.zeros(1, 2, N_TEXTFLAGS), "el_mask": torch.ones(1, 2, dtype=torch.bool),
+            "el_named": named, "el_linked": torch.zeros(1, 2, 6, dtype=torch.long),
+            "has_image": torch.zeros(1, dtype=torch.bool),
+            "mem_verbs": torch.full((1, MEMORY_SLOTS), -1), "mem_ok": torch.zeros(1, MEMORY_SLOTS, dtype=torch.long),
+            "mem_text": torch.zeros(1, MEMORY_SLOTS, MEMORY_TOKENS, dtype=torch.long),
+            "mem_typed": torch.zeros(1, MEMORY_SLOTS, MEMORY_TOKENS, dtype=torch.long),
+            "ctx": torch.zeros(1, 7, dtype=torch.long), "app_match": torch.zeros(1, 1)}
+
+
+def test_echo_maps_average_over_the_goal_words_that_name_an_element():
+    model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=1, n_head=2, d_ff=32, goal_echo=True))
+    batch = _echo_batch(named_token=7)
+    batch["el_linked"][0, 1, :2] = torch.tensor([5, 8])
+    own = torch.zeros(1, 2, 4, dtype=torch.bool)
+    own[0, 1, 1] = True
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    own_map, named, linked = model.echo_maps(own, batch, batch["goal_ids"], mask, torch.float32)
+    assert own_map[0].tolist() == [[0, 0, 0, 0], [0, 1, 0, 0]]
+    assert named[0].tolist() == [[0, 0, 1, 0], [0, 0, 0, 0]]  # token 7 is the goal's third
+    assert linked[0].tolist() == [[0, 0, 0, 0], [0.5, 0, 0, 0.5]]  # averaged, so two words weigh as one
+    batch["goal_ids"][0, 3] = 0  # a padded goal position echoes nothing, nor do padded lexicon slots
+    mask[0, 3] = False
+    _, named, linked = model.echo_maps(own, batch, batch["goal_ids"], mask, torch.float32)
+    assert linked[0, 1].tolist() == [1, 0, 0, 0] and named[0, 1].sum() == 0
+
+
+def test_the_echo_tells_two_alike_elements_apart_only_when_on():
+    """Elements 0 and 1 read the same; only the name lexicon says the goal calls element 0. With the echo,
+    element 0's vector hears the goal; without it (older checkpoints) the lexicon rows change nothing."""
+    for echo in (True, False):
+        torch.manual_seed(0)
+        model = HandaModel(HandaConfig(vocab_size=64, d_model=16, n_layer=2, n_head=2, d_ff=32,
+                                       goal_echo=echo)).eval()
+        with torch.no_grad():
+            plain = model.encode(_echo_batch(named_token=0))["elements"][0]
+            called = model.encode(_echo_batch(named_token=6))["elements"][0]
+        assert torch.allclose(plain[0], plain[1], atol=1e-6)
+        if echo:
+            assert not torch.allclose(called[0], called[1], atol=1e-3)
+            assert not torch.allclose(called[0], plain[0], atol=1e-3)
+        else:
+            assert torch.equal(called, plain)
+    assert HandaConfig(vocab_size=64).goal_echo is False and HandaModel(HandaConfig(vocab_size=64)).echo is None
