@@ -121,7 +121,8 @@ class TrainConfig:
     atomic_swap: float = 0.3       # of those, the share where the named controls' words become made-up words
                                    # in the goal and on screen alike (SharedSwap)
     goal_echo: bool = False        # every element hears the goal's contextual vectors at the words that name
-                                   # it (its own, its lexicon names, where it leads; HandaModel.echo_maps)
+                                   # it (its own, its lexicon names, where it leads; HandaModel.echo_maps);
+                                   # off: a capped run with it was not better (README)
 
 
 class WeightAverage:
