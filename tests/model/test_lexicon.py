@@ -162,7 +162,7 @@ def test_goal_tokens_are_marked_when_the_screen_shows_them(tokenizer, lexicon):
     feats = fz(f"zqxj {shown}", obs, Memory(), with_image=False)
     batch = collate([feats.arrays], tokenizer.pad_token_id)
     b = batch
-    _, _, on_screen = model.elements(model.tok_emb, b["el_tok"], b["el_seg"], b["el_role"], b["el_states"],
+    _, _, on_screen, _ = model.elements(model.tok_emb, b["el_tok"], b["el_seg"], b["el_role"], b["el_states"],
                                      b["el_box"], b["el_flags"], b["goal_ids"], b["goal_ids"] != 0)
     n_made_up = len(fz.text.encode("zqxj")[0])
     assert (on_screen[0, :n_made_up] == 0).all()  # a made-up word is on no screen
