@@ -116,7 +116,8 @@ class ElementEncoder(nn.Module):
     """One vector per UI element: its text, role, states, box, and how its text matches the goal.
 
     Text is pooled per field (name, hint, description, value) with embedding
-    bags, so no (elements x tokens x width) tensor is ever built.
+    bags, so no (elements x tokens x width) tensor is ever built. Returns the vectors, the match cues, per goal
+    token where the screen shows it, and which goal tokens each element's text holds (for the goal echo).
     """
 
     N_MATCH = len(SEGMENTS) + 1 + N_TEXTFLAGS
@@ -407,10 +408,9 @@ class HandaModel(HandaPreTrainedModel):
         maps = [own_hits & goal_mask[:, None, :]]
         for name in ("el_named", "el_linked"):
             toks = batch.get(name)
-            if toks is None or toks.shape[1] != own_hits.shape[1]:
+            if toks is None:  # a batch not built by collate (hand-made inputs): nothing echoes
                 maps.append(torch.zeros_like(maps[0]))
                 continue
-            toks = toks.long()
             hit = (toks[..., None] == goal_ids[:, None, None, :]) & (toks != pad)[..., None]
             maps.append(hit.any(2) & goal_mask[:, None, :])
         return [(h.to(dtype) / h.sum(-1, keepdim=True).clamp(min=1).to(dtype)) for h in maps]
@@ -423,8 +423,9 @@ class HandaModel(HandaPreTrainedModel):
         goal_mask[:, 0] = True  # an empty goal still has one (pad) token to attend to
         b, t = goal_ids.shape
         el_mask = batch["el_mask"]
-        elements, match, on_screen, own_hits = self.elements(self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"],
-                                        batch["el_states"], batch["el_box"], batch["el_flags"], goal_ids, goal_mask)
+        elements, match, on_screen, own_hits = self.elements(
+            self.tok_emb, batch["el_tok"], batch["el_seg"], batch["el_role"], batch["el_states"], batch["el_box"],
+            batch["el_flags"], goal_ids, goal_mask)
         grid, cells, roi = self.screen(batch.get("image"), batch["has_image"], batch["el_box"])
         elements = elements + roi
         goal = (self.tok_emb(goal_ids) + self.goal_pos.weight[..., :t, :]
