@@ -1,0 +1,365 @@
+"""The Linux (X11) desktop behind the controller protocol: AT-SPI tree, mss screenshots, pyautogui/xdotool input.
+
+Targets resolve against the last observation, through the coordinate contract (``controllers.coords``): element
+centres and normalized points become physical root-window pixels once, and points off the screen are refused.
+When no accessibility bus can be reached the controller still works, screenshot-only, and says so in every
+observation's warnings.
+"""
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from controllers.actions import TypeText, parse_action
+from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
+from controllers.coords import PixelPoint, TargetError, resolve_target
+from controllers.desktop.input import WHEEL_STEP_PX, XInput
+from controllers.desktop.session import DesktopSession, SessionError
+from controllers.desktop.windows import WindowInfo, WindowManager
+from controllers.elements import Observation, Platform, Rect, ScreenFrame
+from controllers.selectors import find
+
+DEFAULT_MAX_NODES = 1000
+
+
+class DesktopController(BaseController):
+    """Drive one X display.
+
+    ``session`` is a ``DesktopSession`` (attached or virtual); the controller never stops it, its owner does.
+    ``failsafe`` is pyautogui's: moving the mouse into a screen corner aborts the action (a person's emergency
+    brake on their own display). ``max_nodes`` caps the tree (see ``controllers.desktop.atspi`` for the policy).
+    """
+
+    platform = "desktop"
+    settle_interval = 0.06
+
+    def __init__(self, session: DesktopSession, *, failsafe: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+                 tree: bool = True, allow_launch: bool = True):
+        self.session = session
+        self.display = session.display
+        self.max_nodes = max_nodes
+        self.allow_launch = allow_launch
+        self.input = XInput(session.display, session.env, failsafe=failsafe)
+        self._wm = WindowManager(session.display)
+        self._screen = session.screen()
+        self._grabber = None
+        self._reader = None
+        self._tree_error: Optional[str] = None
+        self._last: Optional[Observation] = None
+        self.closed = False
+        if tree:
+            self._connect_tree()
+        else:
+            self._tree_error = "accessibility tree turned off"
+
+    # ------------------------------------------------------------ plumbing
+    def _connect_tree(self) -> None:
+        from controllers.desktop.atspi import AtspiError, AtspiReader, a11y_bus_address
+
+        try:
+            address = self.session.a11y_address or a11y_bus_address(self.session.env.get("DBUS_SESSION_BUS_ADDRESS"))
+            self._reader = AtspiReader(address)
+        except (AtspiError, OSError) as exc:
+            self._reader = None
+            self._tree_error = f"no accessibility tree ({exc}); observing screenshots only"
+
+    @property
+    def screen(self) -> ScreenFrame:
+        return self._screen
+
+    def _grab(self):
+        """The screen now, as a PIL image (mss: ~2 ms for a full HD screen)."""
+        import mss
+        from PIL import Image
+
+        try:
+            if self._grabber is None:
+                self._grabber = mss.mss(display=self.display)
+            shot = self._grabber.grab(self._grabber.monitors[0])
+        except Exception as exc:  # mss raises ScreenShotError, or Xlib's errors when the server vanished
+            self._grabber = None
+            if not self.session.alive():
+                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
+            raise ControllerError(f"screenshot failed: {exc}") from exc
+        return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise DeviceLost("the desktop controller is closed")
+
+    def windows(self) -> list[WindowInfo]:
+        self._check_open()
+        try:
+            return self._wm.windows()
+        except DeviceLost:
+            raise
+        except Exception as exc:
+            if not self.session.alive():
+                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
+            raise ControllerError(f"cannot list windows: {exc}") from exc
+
+    def active_window(self) -> Optional[WindowInfo]:
+        return next((w for w in reversed(self.windows()) if w.active), None)
+
+    # ------------------------------------------------------------ observing
+    def observe(self) -> Observation:
+        self._check_open()
+        image = self._grab()  # first: a dead display must fail here, before the tree call waits on it
+        windows = self.windows()
+        active = next((w for w in reversed(windows) if w.active), None)
+        warnings: list[str] = []
+        elements: list = []
+        if self._reader is None and self._tree_error is None:
+            self._connect_tree()
+        if self._reader is not None:
+            from controllers.desktop.atspi import AtspiError
+
+            try:
+                dump = self._reader.dump(self._screen.rect, max_nodes=self.max_nodes)
+                elements = dump.elements
+                warnings.extend(dump.warnings)
+            except AtspiError as exc:
+                self._reader = None
+                self._tree_error = None  # try to reconnect next time
+                warnings.append(f"accessibility tree unavailable ({exc}); this observation is screenshot-only")
+        elif self._tree_error:
+            warnings.append(self._tree_error)
+        obs = Observation(platform=Platform.desktop, screen=self._screen, elements=elements,
+                          app=(active.wm_class if active else ""), window=(active.title if active else ""),
+                          window_bounds=_clip(active.bounds, self._screen.rect) if active else None,
+                          device=f"x11{self.display}", warnings=warnings)
+        obs.attach_screenshot(lambda: image)
+        self._last = obs
+        return obs
+
+    def wait_for_settle(self, timeout: float = 2.0) -> bool:
+        """Return once two screenshots ``settle_interval`` apart differ in almost no pixels.
+
+        A blinking caret changes a few dozen pixels forever, so "the same" allows 0.05% of them to differ.
+        """
+        from PIL import ImageChops
+
+        deadline = time.monotonic() + timeout
+        time.sleep(self.settle_interval)
+        last = self._grab().convert("L").reduce(2)
+        allowed = max(40, last.width * last.height // 2000)
+        while time.monotonic() < deadline:
+            time.sleep(self.settle_interval)
+            now = self._grab().convert("L").reduce(2)
+            diff = ImageChops.difference(now, last).point(lambda v: 255 if v > 24 else 0)
+            if diff.histogram()[255] <= allowed:
+                return True
+            last = now
+        return False
+
+    # ------------------------------------------------------------ acting
+    def execute(self, action: Any) -> ActionResult:
+        self._check_open()
+        start = time.perf_counter()
+        try:
+            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
+            action = parse_action(data)
+            obs = self._last or self.observe()
+            result = self._dispatch(action, obs)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
+        except TargetError as exc:
+            result = ActionResult(ok=False, error=str(exc))
+        except DeviceLost:
+            raise
+        except ControllerError as exc:
+            if not self.session.alive():
+                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
+            result = ActionResult(ok=False, error=str(exc))
+        except (AttributeError, TypeError, ValueError) as exc:
+            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # pyautogui's FailSafeException and Xlib errors
+            if type(exc).__name__ == "FailSafeException":
+                result = ActionResult(ok=False, error="stopped by the fail-safe: the mouse is in a screen corner")
+            elif not self.session.alive():
+                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
+            else:
+                result = ActionResult(ok=False, error=f"input failed: {type(exc).__name__}: {exc}")
+        result.duration_ms = (time.perf_counter() - start) * 1000
+        self._last = None
+        return result
+
+    def _dispatch(self, action: Any, obs: Observation) -> ActionResult:
+        t = action.type
+        inp = self.input
+        if t in ("click", "long_press"):
+            p, el = resolve_target(action.target, obs)
+            if t == "click":
+                inp.click(p.x, p.y, button=action.button.value, count=action.count)
+            else:
+                inp.long_press(p.x, p.y, action.duration)
+            return ActionResult(ok=True, points=[p], element_id=el.id if el else None)
+        if t in ("drag", "swipe"):
+            p0, el = resolve_target(action.start, obs)
+            p1, _ = resolve_target(action.end, obs)
+            inp.drag(p0.x, p0.y, p1.x, p1.y, action.duration)
+            return ActionResult(ok=True, points=[p0, p1], element_id=el.id if el else None)
+        if t == "scroll":
+            points, el, x, y = [], None, None, None
+            span = self._screen.height if action.direction.value in ("up", "down") else self._screen.width
+            if action.target is not None:
+                p, el = resolve_target(action.target, obs)
+                points, x, y = [p], p.x, p.y
+                if el is not None:
+                    span = el.bounds.height if action.direction.value in ("up", "down") else el.bounds.width
+            elif obs.window_bounds is not None:  # the wheel goes where the pointer is: the foreground window
+                x, y = obs.window_bounds.center
+                points = [PixelPoint(x=x, y=y)]
+            clicks = max(1, round(action.amount * span / (WHEEL_STEP_PX * self.session.scale)))
+            inp.scroll(action.direction.value, clicks, x, y)
+            return ActionResult(ok=True, points=points, element_id=el.id if el else None, info={"wheel_clicks": clicks})
+        if t == "type":
+            return self._type(action, obs)
+        if t == "key":
+            inp.press(action.keys)
+            return ActionResult(ok=True)
+        if t == "system":
+            b = action.button.value
+            if b == "home":
+                self._show_desktop()
+            else:
+                inp.press({"back": ["alt", "left"], "recents": ["alt", "tab"], "enter": ["enter"]}[b])
+            return ActionResult(ok=True, info={"effect": b})
+        if t == "open_app":
+            return self._open_app(action.app)
+        if t == "wait":
+            return self._wait(action)
+        return ActionResult(ok=True, info={"effect": "terminal"})  # answer / done
+
+    def _type(self, action: TypeText, obs: Observation) -> ActionResult:
+        points, el = [], None
+        if action.target is not None:
+            p, el = resolve_target(action.target, obs)
+            points = [p]
+            if el is not None and not el.states.editable:
+                return ActionResult(ok=False, error=f"element #{el.id} ({el.role.value} {el.label!r}) is not "
+                                                    "editable", points=points, element_id=el.id)
+            self.input.click(p.x, p.y)
+            time.sleep(0.05)  # let the focus move before the first key
+        if action.clear:
+            self.input.press(["ctrl", "a"])
+            self.input.press(["backspace"])
+        self.input.type_text(action.text)
+        if action.submit:
+            self.input.press(["enter"])
+        return ActionResult(ok=True, points=points, element_id=el.id if el else None,
+                            info={"chars": len(action.text)})
+
+    def _show_desktop(self) -> None:
+        from Xlib import X, protocol
+
+        wm = self._wm
+        event = protocol.event.ClientMessage(window=wm.root, client_type=wm.atom("_NET_SHOWING_DESKTOP"),
+                                             data=(32, [1, 0, 0, 0, 0]))
+        wm.root.send_event(event, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        wm.d.flush()
+
+    def focus(self, window_id: int) -> bool:
+        self._check_open()
+        return self._wm.focus(window_id)
+
+    def _open_app(self, name: str) -> ActionResult:
+        """Bring an open window forward by title or class; else start an installed app by its menu name."""
+        wanted = name.strip().casefold()
+        for win in reversed(self.windows()):
+            if wanted and (wanted == win.wm_class.casefold() or wanted in win.title.casefold()):
+                self.focus(win.id)
+                return ActionResult(ok=True, info={"effect": f"focused window {win.title!r}"})
+        if not self.allow_launch:
+            return ActionResult(ok=False, error=f"no open window matches {name!r} and launching apps is off")
+        entry = find_desktop_entry(name)
+        if entry is None:
+            return ActionResult(ok=False, error=f"no open window or installed app named {name!r}")
+        try:
+            app = self.session.launch(entry, timeout=30.0)
+        except SessionError as exc:
+            return ActionResult(ok=False, error=str(exc))
+        return ActionResult(ok=True, info={"effect": f"launched {shlex.join(entry)}", "pid": app.pid})
+
+    def _wait(self, action) -> ActionResult:
+        if action.until is None:
+            time.sleep(action.seconds)
+            return ActionResult(ok=True, info={"effect": f"waited {action.seconds}s"})
+        deadline = time.monotonic() + action.timeout
+        while True:
+            if find(self.observe(), action.until) is not None:
+                return ActionResult(ok=True, info={"effect": "appeared"})
+            if time.monotonic() >= deadline:
+                return ActionResult(ok=False, error=f"timed out after {action.timeout:g}s: no element matches "
+                                                    "the wait selector")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for thing in (self._reader, self._wm, self._grabber):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:
+                    pass
+
+
+def _clip(rect: Rect, screen: Rect) -> Rect:
+    return rect.intersect(screen) or rect
+
+
+DESKTOP_DIRS = (Path("/usr/share/applications"), Path("/usr/local/share/applications"),
+                Path.home() / ".local/share/applications")
+
+
+def find_desktop_entry(name: str, dirs=DESKTOP_DIRS) -> Optional[list[str]]:
+    """The argv of the installed app whose menu name, file name or program is ``name`` (case-insensitive).
+
+    The Exec line is split like a shell would and its field codes (%u, %F, ...) dropped; it is run without a
+    shell, so nothing in ``name`` is ever interpreted.
+    """
+    wanted = name.strip().casefold()
+    if not wanted:
+        return None
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.desktop")):
+            fields = _desktop_fields(path)
+            exec_line = fields.get("Exec")
+            if not exec_line or fields.get("NoDisplay") == "true" or fields.get("Type", "Application") != "Application":
+                continue
+            try:
+                argv = [a for a in shlex.split(exec_line) if not (len(a) == 2 and a.startswith("%"))]
+            except ValueError:
+                continue
+            names = {fields.get("Name", "").casefold(), path.stem.casefold(), Path(argv[0]).name.casefold() if argv else ""}
+            if wanted in names and argv:
+                return argv
+    return None
+
+
+def _desktop_fields(path: Path) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    section = ""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return fields
+    for line in lines:
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+            continue
+        if section == "[Desktop Entry]" and "=" in line:
+            key, _, value = line.partition("=")
+            fields.setdefault(key.strip(), value.strip())
+    return fields

@@ -1,0 +1,168 @@
+"""Top-level windows through python-xlib and EWMH: list, focus, raise, and the monitors' layout.
+
+The ``ewmh`` package breaks on real windows and wmctrl misreports geometry, so the few EWMH properties needed
+are read here directly. Geometry is the client area translated to root coordinates (physical pixels), the
+same frame as AT-SPI screen extents and screenshots.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from pydantic import BaseModel
+
+from controllers.base import DeviceLost
+from controllers.elements import Rect
+
+
+class WindowInfo(BaseModel):
+    id: int
+    title: str = ""
+    pid: Optional[int] = None
+    wm_class: str = ""
+    bounds: Rect
+    active: bool = False
+    minimized: bool = False
+
+
+class WindowManager:
+    """One connection to an X display. Raises ``DeviceLost`` when the display cannot be reached."""
+
+    def __init__(self, display: str):
+        from Xlib import X, display as xdisplay, error as xerror
+
+        self.name = display
+        self._X = X
+        self._xerror = xerror
+        try:
+            self.d = xdisplay.Display(display)
+        except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
+            raise DeviceLost(f"cannot reach X display {display}: {exc}") from exc
+        self.root = self.d.screen().root
+        self._atoms: dict[str, int] = {}
+
+    def __enter__(self) -> "WindowManager":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.d.close()
+        except Exception:
+            pass
+
+    def atom(self, name: str) -> int:
+        if name not in self._atoms:
+            self._atoms[name] = self.d.intern_atom(name)
+        return self._atoms[name]
+
+    def _prop(self, window, name: str):
+        try:
+            p = window.get_full_property(self.atom(name), self._X.AnyPropertyType)
+        except (self._xerror.BadWindow, self._xerror.BadMatch):
+            return None
+        except self._xerror.ConnectionClosedError as exc:
+            raise DeviceLost(f"the X display {self.name} closed: {exc}") from exc
+        return None if p is None else p.value
+
+    # ------------------------------------------------------------ reading
+    def has_window_manager(self) -> bool:
+        return self._prop(self.root, "_NET_SUPPORTING_WM_CHECK") is not None
+
+    def screen_size(self) -> tuple[int, int]:
+        s = self.d.screen()
+        return s.width_in_pixels, s.height_in_pixels
+
+    def monitors(self) -> list[Rect]:
+        """Each monitor's rectangle in root pixels (one covering the screen when RandR says nothing)."""
+        try:
+            reply = self.root.xrandr_get_monitors(is_active=True)
+            rects = [Rect(left=m.x, top=m.y, right=m.x + m.width_in_pixels, bottom=m.y + m.height_in_pixels)
+                     for m in reply.monitors]
+            if rects:
+                return rects
+        except Exception:
+            pass
+        w, h = self.screen_size()
+        return [Rect(left=0, top=0, right=w, bottom=h)]
+
+    def active_id(self) -> Optional[int]:
+        value = self._prop(self.root, "_NET_ACTIVE_WINDOW")
+        return int(value[0]) if value is not None and len(value) and value[0] else None
+
+    def _text(self, window, name: str) -> str:
+        value = self._prop(window, name)
+        if value is None:
+            return ""
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return str(value)
+
+    def info(self, window_id: int, active: Optional[int] = None) -> Optional[WindowInfo]:
+        win = self.d.create_resource_object("window", window_id)
+        try:
+            geom = win.get_geometry()
+            pos = win.translate_coords(self.root, 0, 0)
+        except (self._xerror.BadWindow, self._xerror.BadDrawable, self._xerror.BadMatch):
+            return None  # closed while we looked
+        except self._xerror.ConnectionClosedError as exc:
+            raise DeviceLost(f"the X display {self.name} closed: {exc}") from exc
+        left, top = -pos.x, -pos.y
+        title = self._text(win, "_NET_WM_NAME") or self._text(win, "WM_NAME")
+        pid = self._prop(win, "_NET_WM_PID")
+        wm_class = self._prop(win, "WM_CLASS")
+        if isinstance(wm_class, bytes):
+            wm_class = wm_class.split(b"\0")[-2 if wm_class.endswith(b"\0") else -1].decode("utf-8", "replace")
+        states = self._prop(win, "_NET_WM_STATE")
+        hidden = states is not None and self.atom("_NET_WM_STATE_HIDDEN") in list(states)
+        return WindowInfo(id=window_id, title=title, pid=int(pid[0]) if pid is not None and len(pid) else None,
+                          wm_class=wm_class or "", active=window_id == active, minimized=hidden,
+                          bounds=Rect(left=left, top=top, right=left + geom.width, bottom=top + geom.height))
+
+    def windows(self) -> list[WindowInfo]:
+        """Managed top-level windows, bottom to top of the stack."""
+        ids = self._prop(self.root, "_NET_CLIENT_LIST_STACKING")
+        if ids is None:
+            ids = self._prop(self.root, "_NET_CLIENT_LIST")
+        if ids is None:  # no window manager: the mapped children of the root
+            try:
+                ids = [c.id for c in self.root.query_tree().children
+                       if c.get_attributes().map_state == self._X.IsViewable]
+            except self._xerror.ConnectionClosedError as exc:
+                raise DeviceLost(f"the X display {self.name} closed: {exc}") from exc
+        active = self.active_id()
+        out = []
+        for wid in ids:
+            info = self.info(int(wid), active)
+            if info is not None:
+                out.append(info)
+        return out
+
+    # ------------------------------------------------------------ acting
+    def focus(self, window_id: int, timeout: float = 2.0) -> bool:
+        """Activate and raise a window the way a pager does; True once the window manager reports it active."""
+        from Xlib import protocol
+
+        win = self.d.create_resource_object("window", window_id)
+        data = [2, self._X.CurrentTime, 0, 0, 0]  # source 2: a pager, which window managers obey
+        event = protocol.event.ClientMessage(window=win, client_type=self.atom("_NET_ACTIVE_WINDOW"),
+                                             data=(32, data))
+        mask = self._X.SubstructureRedirectMask | self._X.SubstructureNotifyMask
+        try:
+            self.root.send_event(event, event_mask=mask)
+            win.configure(stack_mode=self._X.Above)
+            self.d.flush()
+        except self._xerror.ConnectionClosedError as exc:
+            raise DeviceLost(f"the X display {self.name} closed: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.active_id() == window_id:
+                return True
+            time.sleep(0.02)
+        if not self.has_window_manager():  # nobody to ask: take the focus directly
+            win.set_input_focus(self._X.RevertToParent, self._X.CurrentTime)
+            self.d.sync()
+            return True
+        return False
