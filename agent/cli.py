@@ -27,9 +27,11 @@ app.add_typer(schema_app, name="schema")
 
 
 def _add_model_commands() -> None:
+    from agent.cli_desktop import desktop_app
     from agent.cli_model import model_app
 
     app.add_typer(model_app, name="model")
+    app.add_typer(desktop_app, name="desktop")
 
 
 _add_model_commands()
@@ -39,6 +41,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class PlatformName(str, Enum):
     sim = "sim"
+    desktop = "desktop"
 
 
 class FormName(str, Enum):
@@ -70,13 +73,25 @@ def _parse_secrets(pairs: list[str], console: Console) -> dict[str, str]:
 @app.command()
 def run(
     goal: Optional[str] = typer.Argument(None, help="What to do, in words. Optional with --task (its goal is used)."),
-    platform: PlatformName = typer.Option(PlatformName.sim, help="Where to act. `sim` is the built-in device."),
+    platform: PlatformName = typer.Option(PlatformName.sim, help="Where to act: `sim` (the built-in device) or "
+                                                                 "`desktop` (a Linux X11 desktop)."),
     form: FormName = typer.Option(FormName.phone, help="Sim form factor: a phone or a desktop."),
-    task: Optional[str] = typer.Option(None, help="A sim task template id (see `handa tasks list`)."),
+    task: Optional[str] = typer.Option(None, help="A task template id: a sim task (`handa tasks list`) or, with "
+                                                  "--platform desktop, a web task page (`web.*`)."),
     seed: int = typer.Option(0, help="Seed of the sim device and task instance; the same seed replays the same world."),
     split: SplitName = typer.Option(SplitName.all, help="Which sim looks and words to draw from (train/heldout)."),
-    scale: float = typer.Option(1.0, min=0.5, max=4.0, help="Sim scale factor (physical pixels per logical point)."),
-    policy: str = typer.Option("inhouse", help="Who decides: `inhouse` (Handa's own model), `expert` (sim tasks "
+    scale: float = typer.Option(1.0, min=0.5, max=4.0, help="Scale factor (physical pixels per logical point)."),
+    virtual: bool = typer.Option(False, "--virtual", help="Desktop: start a private virtual desktop (Xvfb, openbox, "
+                                                         "private D-Bus, AT-SPI) and stop it afterwards."),
+    display: Optional[str] = typer.Option(None, help="Desktop: the X display to use (default: $DISPLAY)."),
+    launch: Optional[str] = typer.Option(None, help="Desktop: start this program first and wait for its window "
+                                                    "(split like a shell would, never run through one)."),
+    screen_size: str = typer.Option("1280x800", "--screen", help="Desktop: virtual screen size, WIDTHxHEIGHT."),
+    failsafe: Optional[bool] = typer.Option(None, "--failsafe/--no-failsafe",
+                                            help="Desktop: abort input when the mouse is pushed into a screen "
+                                                 "corner (pyautogui's fail-safe). Default: on for your own "
+                                                 "display, off for --virtual."),
+    policy: str = typer.Option("inhouse", help="Who decides: `inhouse` (Handa's own model), `expert` (tasks "
                                               "only) or `scripted`."),
     model: Optional[Path] = typer.Option(None, help="Checkpoint folder for --policy inhouse (default: the shipped "
                                                     "one)."),
@@ -92,68 +107,64 @@ def run(
 ) -> None:
     """Run an agent on a goal and record it.
 
+    On the sim (default) the device is built in. On the desktop Handa observes the X display through the AT-SPI
+    accessibility tree and mss screenshots and acts with the mouse and keyboard; `--task web.*` opens one of the
+    shipped task pages in Chromium and checks success from the page itself.
+
     Exit status: 0 when the episode succeeded, 1 when it failed, 2 on a usage error.
     """
+    from contextlib import ExitStack
+
     from agent.loop import Agent, StepEvent
-    from agent.policies import make_policy
     from agent.recording import Masker, Recorder, TaskRef
-    from controllers.sim.controller import SimController
-    from controllers.sim.device import SimDevice
 
     console = Console(stderr=True)
     secrets = _parse_secrets(secret, console)
-    instance = None
-    if task is not None:
-        from tasks.base import make_instance
-
-        try:
-            instance = make_instance(task, seed, form.value, split.value, scale)
-        except (KeyError, ValueError) as exc:
-            _usage(console, str(exc.args[0] if exc.args else exc))
-        secrets = {**instance.secrets, **secrets}
-    elif goal is None:
+    if task is None and goal is None:
         _usage(console, "give a GOAL or --task ID")
-    goal_text = goal or instance.goal
-    try:
-        pol = make_policy(policy, instance=instance, script=script, model=model)
-    except (ValueError, OSError) as exc:
-        _usage(console, str(exc))
-    device = instance.device if instance else SimDevice(form=form.value, seed=seed, split=split.value, scale=scale)
-    controller = SimController(device, expose_keys=(policy == "expert"))  # only sim experts may read sim keys
-    mask = Masker(secrets)
-    recorder = None
-    if not no_record:
-        if record_dir.exists() and not record_dir.is_dir():
-            _usage(console, f"--record-dir {record_dir} exists and is not a folder")
-        try:
-            recorder = Recorder(record_dir, screenshots=screenshots, image_format=image_format, secrets=secrets)
-        except ValueError as exc:
-            _usage(console, str(exc))
-        recorder.mask = mask
-        try:
-            recorder.start(goal=goal_text, policy=getattr(pol, "name", policy), platform="sim", device=f"sim-{form.value}",
-                       screen=controller.screen, model=getattr(pol, "model_id", None),
-                           task=TaskRef(id=task or "", seed=seed, form=form.value, split=split.value, scale=scale,
-                                        params=instance.params if instance else {}))
-        except OSError as exc:
-            _usage(console, f"cannot write recordings to {record_dir}: {exc}")
+    with ExitStack() as stack:
+        if platform == PlatformName.sim:
+            env = _sim_environment(console, task, seed, form, split, scale, policy, script, model)
+        else:
+            env = _desktop_environment(console, stack, task, seed, scale, virtual, display, launch, screen_size,
+                                       failsafe, policy, script, model)
+        controller, pol, instance, device_name, task_ref = env
+        secrets = {**(instance.secrets if instance is not None else {}), **secrets}
+        goal_text = goal or instance.goal
+        mask = Masker(secrets)
+        recorder = None
+        if not no_record:
+            if record_dir.exists() and not record_dir.is_dir():
+                _usage(console, f"--record-dir {record_dir} exists and is not a folder")
+            try:
+                recorder = Recorder(record_dir, screenshots=screenshots, image_format=image_format, secrets=secrets)
+            except ValueError as exc:
+                _usage(console, str(exc))
+            recorder.mask = mask
+            try:
+                recorder.start(goal=goal_text, policy=getattr(pol, "name", policy), platform=platform.value,
+                               device=device_name, screen=controller.screen, model=getattr(pol, "model_id", None),
+                               task=task_ref)
+            except OSError as exc:
+                _usage(console, f"cannot write recordings to {record_dir}: {exc}")
 
-    def show(text: str) -> str:
-        return escape(mask.text(text))
+        def show(text: str) -> str:
+            return escape(mask.text(text))
 
-    console.print(f"[bold]goal[/bold] {show(goal_text)}  [dim]({platform.value} {form.value}, seed {seed}, "
-                  f"policy {escape(getattr(pol, 'name', policy))})[/dim]")
+        where = f"{platform.value} {form.value}, seed {seed}" if platform == PlatformName.sim else device_name
+        console.print(f"[bold]goal[/bold] {show(goal_text)}  [dim]({escape(where)}, "
+                      f"policy {escape(getattr(pol, 'name', policy))})[/dim]")
 
-    def log(event: StepEvent) -> None:
-        mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
-        err = f"  [red]{show(event.error)}[/red]" if event.error else ""
-        console.print(f"{event.index + 1:>4} {mark} {show(event.description)}  [dim]{event.ms:.1f} ms[/dim]{err}")
+        def log(event: StepEvent) -> None:
+            mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
+            err = f"  [red]{show(event.error)}[/red]" if event.error else ""
+            console.print(f"{event.index + 1:>4} {mark} {show(event.description)}  [dim]{event.ms:.1f} ms[/dim]{err}")
 
-    judge = instance.is_successful if instance is not None else None
-    agent = Agent(controller, pol, recorder, max_steps=max_steps, timeout_s=timeout, judge=judge, on_step=log,
-                  masker=mask)
-    with controller:
-        result = agent.run(goal_text)
+        judge = instance.is_successful if instance is not None else None
+        agent = Agent(controller, pol, recorder, max_steps=max_steps, timeout_s=timeout, judge=judge, on_step=log,
+                      masker=mask)
+        with controller:
+            result = agent.run(goal_text)
     result.answer = mask.text(result.answer) if result.answer else result.answer
     result.message = mask.text(result.message)
     colour = "green" if result.success else "red"
@@ -165,6 +176,99 @@ def run(
     if json_out:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False), flush=True)
     raise typer.Exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+def _sim_environment(console, task, seed, form, split, scale, policy, script, model):
+    """(controller, policy, instance or None, device name, task ref) for the built-in sim."""
+    from agent.policies import make_policy
+    from agent.recording import TaskRef
+    from controllers.sim.controller import SimController
+    from controllers.sim.device import SimDevice
+
+    instance = None
+    if task is not None:
+        from tasks.base import make_instance
+
+        try:
+            instance = make_instance(task, seed, form.value, split.value, scale)
+        except (KeyError, ValueError) as exc:
+            _usage(console, str(exc.args[0] if exc.args else exc))
+    try:
+        pol = make_policy(policy, instance=instance, script=script, model=model)
+    except (ValueError, OSError) as exc:
+        _usage(console, str(exc))
+    device = instance.device if instance else SimDevice(form=form.value, seed=seed, split=split.value, scale=scale)
+    controller = SimController(device, expose_keys=(policy == "expert"))  # only sim experts may read sim keys
+    ref = TaskRef(id=task or "", seed=seed, form=form.value, split=split.value, scale=scale,
+                  params=instance.params if instance else {})
+    return controller, pol, instance, f"sim-{form.value}", ref
+
+
+def _desktop_environment(console, stack, task, seed, scale, virtual, display, launch, screen_size, failsafe,
+                         policy, script, model):
+    """(controller, policy, instance or None, device name, task ref) on an X11 desktop; cleanup joins ``stack``."""
+    import tempfile
+
+    from agent.cli_desktop import open_desktop, parse_size, wait_for_tree
+    from agent.policies import make_policy
+    from agent.recording import TaskRef
+    from controllers.base import ControllerError
+    from controllers.desktop.controller import DesktopController
+
+    try:
+        size = parse_size(screen_size)
+    except typer.BadParameter as exc:
+        _usage(console, str(exc))
+    web_task = None
+    if task is not None:
+        from tasks.web import get_web_task
+
+        try:
+            web_task = get_web_task(task)
+        except KeyError as exc:
+            _usage(console, str(exc.args[0] if exc.args else exc))
+    if policy == "expert" and web_task is None:
+        _usage(console, "the expert policy needs a task: pass --task web.ID (see `handa desktop tasks`)")
+    # entered before the desktop, so they are cleaned up after Chromium is gone
+    profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="handa-chromium-")) if web_task else None
+    try:
+        session = stack.enter_context(open_desktop(console, virtual=virtual, display=display, launch=launch,
+                                                   size=size, scale=scale))
+    except (ControllerError, OSError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED)
+    instance = None
+    if web_task is not None:
+        from controllers.desktop.apps import chromium_argv
+        from tasks.web import TaskServer, WebExpertPolicy, make_web_instance
+
+        server = stack.enter_context(TaskServer())
+        instance = make_web_instance(task, seed, server)
+        width, height = session.screen().width, session.screen().height
+        try:
+            with console.status("opening the task page in Chromium…"):
+                browser = session.launch(chromium_argv(instance.url, profile, width=width, height=height))
+                wait_for_tree(session, browser.pid)
+                if not server.wait_state(instance.session, lambda state: state is not None, timeout=20):
+                    raise ControllerError("the task page did not load in Chromium")
+        except (ControllerError, OSError) as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED)
+    if policy == "expert":
+        pol = WebExpertPolicy(instance)
+    else:
+        try:
+            pol = make_policy(policy, instance=None, script=script, model=model)
+        except (ValueError, OSError) as exc:
+            _usage(console, str(exc))
+    try:
+        controller = DesktopController(session, failsafe=(not session.virtual) if failsafe is None else failsafe)
+    except (ControllerError, OSError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED)
+    ref = TaskRef(id=task or "", seed=seed, form="desktop", scale=scale,
+                  params=dict(instance.params) if instance is not None else {})
+    return controller, pol, instance, f"x11{session.display}", ref
 
 
 @tasks_app.command("list")
