@@ -9,11 +9,10 @@ need_apt=()
 fc-list 2>/dev/null | grep -qi nanum || need_apt+=(fonts-nanum)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v fc-list >/dev/null || need_apt+=(fontconfig)
-# The desktop controller: a virtual X server, a window manager, input, the accessibility bus, and the
+# The desktop controller: a virtual X server, a window manager, the accessibility bus, and the
 # real apps its tests drive (GTK 3's widget factory, xterm, Chromium).
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v openbox >/dev/null || need_apt+=(openbox)
-command -v xdotool >/dev/null || need_apt+=(xdotool)
 command -v dbus-daemon >/dev/null || need_apt+=(dbus)
 [ -x /usr/libexec/at-spi-bus-launcher ] || [ -x /usr/lib/at-spi2-core/at-spi-bus-launcher ] || need_apt+=(at-spi2-core)
 command -v gtk3-widget-factory >/dev/null || need_apt+=(gtk-3-examples)

@@ -1,4 +1,4 @@
-"""The Linux (X11) desktop behind the controller protocol: AT-SPI tree, mss screenshots, pyautogui/xdotool input.
+"""The Linux (X11) desktop behind the controller protocol: AT-SPI tree, mss screenshots, pyautogui and XTest input.
 
 Targets resolve against the last observation, through the coordinate contract (``controllers.coords``): element
 centres and normalized points become physical root-window pixels once, and points off the screen are refused.
@@ -78,7 +78,7 @@ class DesktopController(BaseController):
 
         try:
             if self._grabber is None:
-                self._grabber = mss.mss(display=self.display)
+                self._grabber = mss.MSS(display=self.display)
             shot = self._grabber.grab(self._grabber.monitors[0])
         except Exception as exc:  # mss raises ScreenShotError, or Xlib's errors when the server vanished
             self._grabber = None
@@ -304,7 +304,7 @@ class DesktopController(BaseController):
         if self.closed:
             return
         self.closed = True
-        for thing in (self._reader, self._wm, self._grabber):
+        for thing in (self._reader, self._wm, self._grabber, self.input):
             if thing is not None:
                 try:
                     thing.close()

@@ -69,7 +69,7 @@ class SessionError(ControllerError):
 
 
 def _missing(program: str) -> SessionError:
-    return SessionError(f"{program} is not installed; on Debian/Ubuntu run: apt-get install xvfb openbox xdotool "
+    return SessionError(f"{program} is not installed; on Debian/Ubuntu run: apt-get install xvfb openbox "
                         "at-spi2-core dbus (scripts/setup.sh does this)")
 
 
@@ -117,6 +117,13 @@ class DesktopSession:
         env = dict(os.environ, DISPLAY=display)
         session = cls(display=display, env=env, virtual=False, scale=scale or 1.0, started_at=time.time())
         session._check_display()
+        if scale is None:  # a HiDPI desktop says so in Xft.dpi
+            from controllers.desktop.windows import WindowManager
+
+            with WindowManager(display) as wm:
+                dpi = wm.xft_dpi()
+            if dpi and dpi > 0:
+                session.scale = round(dpi / 96, 2)
         return session
 
     @classmethod
@@ -142,8 +149,11 @@ class DesktopSession:
                     "XDG_CONFIG_HOME": str(workdir / "config"), "XDG_CACHE_HOME": str(workdir / "cache"),
                     "XDG_DATA_HOME": str(workdir / "data"), "XDG_SESSION_TYPE": "x11"})
         env.update(QUIET_APP_ENV)
-        if scale != 1.0:
-            env["GDK_DPI_SCALE"] = str(scale)
+        if scale != 1.0:  # GTK scales by whole numbers, and by the rest through its fonts
+            whole = max(1, int(scale))
+            env["GDK_SCALE"] = str(whole)
+            if scale != whole:
+                env["GDK_DPI_SCALE"] = f"{scale / whole:.3f}"
         session = cls(display="", env=env, virtual=True, scale=scale, token=token, workdir=workdir,
                       started_at=time.time())
         atexit.register(session.close)
@@ -205,6 +215,11 @@ class DesktopSession:
         self.display = f":{number}"
         self.env["DISPLAY"] = self.display
         self._check_display()
+        if scale != 1.0:  # where HiDPI-aware apps (and attach()) read the scale
+            from controllers.desktop.windows import WindowManager
+
+            with WindowManager(self.display) as wm:
+                wm.set_resource("Xft.dpi", str(round(96 * scale)))
 
     def _start_bus(self, timeout: float) -> None:
         assert self.workdir is not None

@@ -88,6 +88,31 @@ class WindowManager:
         w, h = self.screen_size()
         return [Rect(left=0, top=0, right=w, bottom=h)]
 
+    def xft_dpi(self) -> Optional[float]:
+        """The Xft.dpi X resource, which desktops set for HiDPI screens (96 is scale 1)."""
+        value = self._prop(self.root, "RESOURCE_MANAGER")
+        if isinstance(value, bytes):
+            for line in value.decode("utf-8", "replace").splitlines():
+                key, _, val = line.partition(":")
+                if key.strip() == "Xft.dpi":
+                    try:
+                        return float(val.strip())
+                    except ValueError:
+                        return None
+        return None
+
+    def set_resource(self, key: str, value: str) -> None:
+        """Set one X resource on the root window (kept with the others already there)."""
+        from Xlib import Xatom
+
+        current = self._prop(self.root, "RESOURCE_MANAGER")
+        lines = [ln for ln in (current.decode("utf-8", "replace").splitlines() if isinstance(current, bytes) else [])
+                 if ln.partition(":")[0].strip() != key]
+        lines.append(f"{key}:\t{value}")
+        self.root.change_property(self.atom("RESOURCE_MANAGER"), Xatom.STRING, 8,
+                                  ("\n".join(lines) + "\n").encode())
+        self.d.sync()
+
     def active_id(self) -> Optional[int]:
         value = self._prop(self.root, "_NET_ACTIVE_WINDOW")
         return int(value[0]) if value is not None and len(value) and value[0] else None
