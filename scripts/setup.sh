@@ -17,6 +17,7 @@ command -v dbus-daemon >/dev/null || need_apt+=(dbus)
 [ -x /usr/libexec/at-spi-bus-launcher ] || [ -x /usr/lib/at-spi2-core/at-spi-bus-launcher ] || need_apt+=(at-spi2-core)
 command -v gtk3-widget-factory >/dev/null || need_apt+=(gtk-3-examples)
 command -v xterm >/dev/null || need_apt+=(xterm)
+command -v xrandr >/dev/null || need_apt+=(x11-xserver-utils)
 command -v chromium >/dev/null || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then

@@ -2,45 +2,58 @@
 
 Transport. The accessibility bus address comes from the session bus (``org.a11y.Bus.GetAddress``); the
 registry (``org.a11y.atspi.Registry``) lists the applications. at-spi2-core 2.46 toolkits offer no
-``Cache.GetItems``, so the tree is walked node by node. jeepney opens and authenticates the sockets; the hot
-path uses a small D-Bus wire codec of its own (method calls marshalled from precomputed templates, replies
-unmarshalled by compiled signature readers): jeepney's generic ``Message`` objects cost ~45 µs to build and
-~40 µs to parse per message, which alone is ~150 ms for a 300-node tree.
+``Cache.GetItems``, so nodes are read one by one, pipelined: every request of a round is sent in one write
+and replies are matched by reply serial (at most ``_APP_WINDOW`` requests in flight per application, so a
+hung application cannot starve the others). jeepney opens and authenticates the sockets; the hot path uses a
+small D-Bus wire codec of its own (calls marshalled from precomputed templates, replies read by compiled
+signature readers): jeepney's ``Message`` objects cost ~45 µs to build and ~40 µs to parse per message,
+which alone would be ~150 ms for a 300-node tree.
 
-Walk. Breadth-first and pipelined: every node's requests are sent in one write and replies are matched by
-reply serial, so hundreds of calls are in flight at once (at most ``_APP_WINDOW`` per application, so a hung
-application cannot starve the others). Per node, phase 1 asks ``Properties.GetAll(Accessible)`` (name,
-description, child count, AccessibleId, object attributes), ``GetRoleName``, ``GetState``, ``GetInterfaces``
-and ``Component.GetExtents(screen)``; phase 2, only for a node that survives pruning, asks ``GetChildren``
-(when it has children), ``Text.GetText`` (editable text roles) and ``Value.CurrentValue`` (sliders, spin
-buttons, progress and level bars, scroll bars).
+Which nodes. Per application, ``Collection.GetMatches`` (served inside the application by at-spi2-atk: GTK,
+Chromium, Firefox, LibreOffice) returns every SHOWING and VISIBLE node in tree order in one call, and each
+node's parent comes from its ``Parent`` property. An application without Collection (Qt, GTK4) is walked
+instead: breadth-first, children asked only of nodes that survive pruning. ``strategy`` forces either way.
+
+Per node. Phase 1: ``Properties.GetAll(Accessible)`` (name, description, parent, child count, AccessibleId,
+object attributes), ``GetRoleName``, ``GetState``, ``Component.GetExtents(screen)``. Phase 2, only for nodes
+that are kept: ``GetChildren`` (walk), ``Text.GetText`` (editable text roles), ``Value.CurrentValue``
+(sliders, spin buttons, progress and level bars, scroll bars) and ``GetInterfaces`` only for focusable nodes
+whose role alone does not say they are clickable (asking every node for its interfaces cost ~25%).
 
 Pruning.
 - A node that is not SHOWING or not VISIBLE is dropped with its whole subtree.
 - A node whose bounds lie wholly outside the clip is dropped with its subtree. The clip starts as
   ``screen`` and is narrowed by the bounds of clipping ancestors (windows, dialogs, scroll panes,
   viewports, web documents). Bounds are kept true (not clipped): the coordinate contract clips.
-- A node with zero area (or no Component interface) is not emitted, but its children are walked (CSS
+- A node with zero area (or no Component interface) is not emitted, but its children are read (CSS
   containers of floats have zero height while their children show) and re-parented to the nearest kept
   ancestor.
-- Bare layout is collapsed: a container-like node (panel, filler, section, grouping, separator, unknown, ...)
-  with no name, description, value, toolkit id, focus or action-worthy role is not emitted; its children are
-  re-parented to the nearest kept ancestor. Scroll panes and viewports are kept (they are scroll targets).
+- Bare layout is collapsed: a container-like node (panel, filler, section, grouping, unknown, ..., or text
+  with no text) with no name, description, toolkit id, focusability or checkability is not emitted; its
+  children are re-parented to the nearest kept ancestor. Scroll panes, viewports and documents are kept
+  (they are scroll targets).
+- A nameless top-level window with nothing kept inside is dropped (Chromium keeps unmapped popups SHOWING).
 
-Cap. The walk stops issuing new nodes after visiting ``_VISIT_FACTOR * max_nodes`` nodes or after half of
-``timeout`` (breadth-first, so the deepest levels are what is left out); then at most ``max_nodes`` elements
-are kept: windows first, then interactive elements, then text-carrying ones, then the rest, each tier in tree
-order, and the kept ones are emitted in tree order. Any of these sets ``truncated=True`` with a warning.
+Cap. At most ``_VISIT_FACTOR * max_nodes`` nodes are read (Collection: the first ones in tree order; walk:
+breadth-first, so the deepest levels are left out) and no new node is asked for after half of ``timeout``.
+Then at most ``max_nodes`` elements are kept: windows first, then interactive elements, then text-carrying
+ones, then the rest, each tier in tree order, and the kept ones are emitted in tree order, re-parented to
+their nearest kept ancestor. Any of these sets ``truncated=True`` with a warning.
 
 Faults. An application that exits mid-dump (its unique name vanishes: error replies) or does not answer
-before ``timeout`` gives what was read with ``partial=True`` and a warning, never an exception. No
-accessibility bus or registry raises ``AtspiUnavailable``. A reader is not thread-safe.
+before ``timeout`` gives what was read with ``partial=True`` and a warning, never an exception; the late
+replies of a timed-out dump are ignored by the next one. No accessibility bus or registry raises
+``AtspiUnavailable`` (also when the bus connection is lost). A reader is not thread-safe.
 
 Elements get ids 0..n-1 in tree order (depth-first, children in index order); ``app`` is the application's
 accessible name, ``window`` the name of the element's top-level window. ``attrs`` keep raw facts:
-``atspi-role``, ``toolkit-id`` and ``resource-id`` (AccessibleId, else the object attribute ``id``, e.g.
-Chromium's HTML id), ``bus``, ``path``, ``pid``, ``toolkit`` and a few object attributes (``tag``, ``class``,
-``xml-roles``, ``level``, ...), plus ``indeterminate``, ``expanded`` and ``active`` when they apply.
+``atspi-role``, ``toolkit-id`` and ``resource-id`` (AccessibleId, else the object attribute ``id``: Chromium's
+HTML id or views id), ``bus``, ``path``, ``pid``, ``toolkit`` and a few object attributes (``tag``,
+``class``, ``xml-roles``, ``level``, ...), plus ``indeterminate``, ``expanded`` and ``active`` (on windows)
+when they apply. Password values are masked as ``•`` per character.
+
+Chromium exposes its tree only with ``ACCESSIBILITY_ENABLED=1`` in its environment (and
+``--force-renderer-accessibility`` for page content); the bus launcher must run before apps start.
 """
 from __future__ import annotations
 
@@ -574,9 +587,13 @@ _KEPT_ATTRS = ("tag", "class", "xml-roles", "level", "text-input-type", "haspopu
 _TEXT_LIMIT = 4000
 
 
-def map_role(role_name: str, states: int = 0, attributes: Optional[dict] = None,
-             interfaces: Iterable[str] = ()) -> Role:
-    """Map an AT-SPI role name onto Handa's role vocabulary; unknown names give ``Role.unknown``."""
+def map_role(role_name: str, states: int = 0, attributes: Optional[dict] = None) -> Role:
+    """Map an AT-SPI role name onto Handa's role vocabulary; unknown names give ``Role.unknown``.
+
+    A toggle button is a ``switch`` (its on/off state is ``checked``) unless it opens a popup (a menu
+    button: ``button``). ``text`` is what GTK and Qt call an entry: a ``text_field`` when editable or
+    focusable (a read-only entry), else ``text``.
+    """
     name = (role_name or "").strip().lower()
     attributes = attributes or {}
     xml_roles = str(attributes.get("xml-roles", "")).split()
@@ -586,7 +603,7 @@ def map_role(role_name: str, states: int = 0, attributes: Optional[dict] = None,
         return Role.button
     if name == "text":
         editable = bool(states >> S_EDITABLE & 1) and not states >> S_READ_ONLY & 1
-        return Role.text_field if editable or "EditableText" in set(interfaces) else Role.text
+        return Role.text_field if editable or states >> S_FOCUSABLE & 1 else Role.text
     return ROLE_MAP.get(name, Role.unknown)
 
 
@@ -598,7 +615,7 @@ def map_states(role_name: str, states: int, interfaces: Iterable[str] = (),
                attributes: Optional[dict] = None) -> ElementStates:
     """Map an AT-SPI state set (as one integer, bit n = AtspiStateType n) onto ``ElementStates``."""
     name = (role_name or "").strip().lower()
-    role = map_role(name, states, attributes, interfaces)
+    role = map_role(name, states, attributes)
     ifaces = set(interfaces)
     checkable = name in _CHECKABLE_ROLES or _bit(states, S_CHECKABLE) or role in (Role.switch, Role.checkbox,
                                                                                   Role.radio)
@@ -733,7 +750,8 @@ class AtspiReader:
         self.address = address
         self.timeout = timeout
         self._wire = _Wire(address, timeout)
-        self._app_cache: dict[str, tuple[Optional[int], str]] = {}
+        self._app_cache: dict[str, tuple[Optional[int], str]] = {}   # unique bus name: (pid, toolkit)
+        self._names: dict[str, str] = {}                                # unique bus name: last known name
         self._no_collection: set[str] = set()
         try:
             self._wire.call(_REGISTRY, _ROOT, _PROPS, "Get", "ss", (_ACC, "ChildCount"), timeout=timeout)
@@ -787,7 +805,7 @@ class AtspiReader:
                 if pid is not None and isinstance(toolkit_reply, (tuple, _DBusCallError)):
                     self._app_cache[bus] = (pid, toolkit)
             if isinstance(name_reply, TimeoutError):
-                silent.append(AppRef(bus_name=bus, path=path, name="", pid=pid))
+                silent.append(AppRef(bus_name=bus, path=path, name=self._names.get(bus, ""), pid=pid))
                 continue
             if isinstance(name_reply, _DBusCallError):
                 if name_reply.name in _GONE_ERRORS:
@@ -795,11 +813,13 @@ class AtspiReader:
                 name = ""
             else:
                 name = str(name_reply[0])
+                self._names[bus] = name
             out.append((AppRef(bus_name=bus, path=path, name=name, pid=pid), toolkit))
         return out, silent
 
     def applications(self) -> list[AppRef]:
-        """The applications the registry lists (ones that have exited are left out; silent ones have no name)."""
+        """The applications the registry lists; ones that have exited are left out, ones that do not answer
+        come last with their last known name."""
         apps, silent = self._applications(self.timeout)
         return [ref for ref, _ in apps] + silent
 
@@ -824,10 +844,10 @@ class AtspiReader:
 
         apps = [_App(ref, toolkit) for ref, toolkit in found if wanted(ref)]
         warnings, partial = [], False
-        for ref in silent:
-            if pids is None or ref.pid in pids:
+        for ref in silent:  # a hung application: its name may be unknown, so only a pid or known name rules it out
+            if (pids is None or ref.pid in pids) and (names is None or not ref.name or ref.name.casefold() in names):
                 partial = True
-                warnings.append(f"application {ref.bus_name} (pid {ref.pid}) did not answer; left out")
+                warnings.append(f"application {ref.name or ref.bus_name!r} (pid {ref.pid}) did not answer; left out")
         run = _Dump(self, screen, apps, max_nodes, start + timeout, start + timeout * _SOFT_BUDGET, strategy)
         try:
             result = run.run()
@@ -898,6 +918,9 @@ class _Dump:
                         continue
                     if app.inflight >= _APP_WINDOW:
                         held.append(i)
+                        if all(a.inflight >= _APP_WINDOW or a.gone for a in self.apps):
+                            held.extend(queue)  # every window is full: wait for replies
+                            queue.clear()
                         continue
                     if app.mode == "walk":
                         if self.visited >= self.visit_limit:
@@ -1072,7 +1095,7 @@ class _Dump:
                     clip = _intersection(clip, rect)
         node.clip = clip
         props = node.props
-        role = map_role(node.role, st, props.get("Attributes"), node.ifaces)
+        role = map_role(node.role, st, props.get("Attributes"))
         node.emit = node.rect is not None and not _is_bare(node, role)
         if not phase2:
             return
@@ -1080,7 +1103,7 @@ class _Dump:
         if app.mode == "walk" and int(props.get("ChildCount", 0) or 0) > 0:
             self.request(node, _K_CHILDREN, app, _T_CHILDREN, node.bus, node.path)
         if node.emit:
-            if node.role in _TEXT_VALUE_ROLES and (role == Role.text_field or node.role != "text"):
+            if node.role in _TEXT_VALUE_ROLES:
                 self.request(node, _K_TEXT, app, _T_TEXT, node.bus, node.path)
             if node.role in _NUMERIC_VALUE_ROLES:
                 self.request(node, _K_VALUE, app, _T_VALUE, node.bus, node.path)
@@ -1222,8 +1245,8 @@ def _is_bare(node: _Node, role: Role) -> bool:
     props = node.props or {}
     if props.get("Name") or props.get("Description") or props.get("AccessibleId"):
         return False
-    if role == Role.text and node.role in _TEXT_VALUE_ROLES:
-        return False
+    if node.role in _TEXT_VALUE_ROLES:
+        return False  # its text is in the Text interface, not in the name
     attrs = props.get("Attributes") or {}
     if attrs.get("id"):
         return False
@@ -1246,7 +1269,7 @@ def _tier(node: _Node, element: UIElement) -> int:
 def _element_of(node: _Node) -> UIElement:
     props = node.props or {}
     raw_attrs = props.get("Attributes") or {}
-    role = map_role(node.role, node.states, raw_attrs, node.ifaces)
+    role = map_role(node.role, node.states, raw_attrs)
     states = map_states(node.role, node.states, node.ifaces, raw_attrs)
     attrs: dict[str, str] = {"atspi-role": node.role, "bus": node.bus, "path": node.path}
     toolkit_id = str(props.get("AccessibleId") or raw_attrs.get("id") or "")
@@ -1275,6 +1298,8 @@ def _element_of(node: _Node) -> UIElement:
     if states.password and value:
         value = "\u2022" * len(value)
     hint = str(raw_attrs.get("placeholder-text") or raw_attrs.get("placeholder") or "")
+    if not hint and raw_attrs.get("name-from") == "placeholder":
+        hint = str(props.get("Name") or "")  # Chromium names a field by its placeholder
     x0, y0, x1, y1 = node.rect  # type: ignore[misc]
     return UIElement(id=0, role=role, name=str(props.get("Name") or ""),
                      description=str(props.get("Description") or ""), value=value, hint=hint,

@@ -120,7 +120,7 @@ class DesktopController(BaseController):
 
             try:
                 dump = self._reader.dump(self._screen.rect, max_nodes=self.max_nodes)
-                elements = dump.elements
+                elements = to_physical(dump.elements, windows)
                 warnings.extend(dump.warnings)
             except AtspiError as exc:
                 self._reader = None
@@ -310,6 +310,39 @@ class DesktopController(BaseController):
                     thing.close()
                 except Exception:
                     pass
+
+
+def to_physical(elements: list, windows: list[WindowInfo]) -> list:
+    """Bounds in physical pixels, whatever unit each app reports its AT-SPI extents in.
+
+    GTK 3 on a HiDPI screen (GDK_SCALE=2) reports extents in logical units while its X window is measured in
+    physical pixels. Each app's factor is read off its own top-level frame against the X window of the same
+    process, and that app's bounds are multiplied by it (about the screen origin, as GTK divides them).
+    """
+    frames: dict[str, float] = {}
+    by_pid = {w.pid: w for w in windows if w.pid}
+    for e in elements:
+        pid = e.attrs.get("pid")
+        if e.parent is None and e.role.value == "window" and pid and pid not in frames and pid.isdigit():
+            win = by_pid.get(int(pid))
+            if win is not None and e.bounds.width > 0 and e.bounds.height > 0:
+                fx, fy = win.bounds.width / e.bounds.width, win.bounds.height / e.bounds.height
+                # only a clear, consistent ratio is a scale; decorations and clipping move it a little
+                if abs(fx - fy) < 0.1 and fx >= 1.2:
+                    frames[pid] = round(fx * 4) / 4
+    if not frames:
+        return elements
+    out = []
+    for e in elements:
+        f = frames.get(e.attrs.get("pid", ""))
+        if f is None:
+            out.append(e)
+            continue
+        b = e.bounds
+        out.append(e.model_copy(update={"bounds": Rect(left=round(b.left * f), top=round(b.top * f),
+                                                       right=round(b.right * f), bottom=round(b.bottom * f)),
+                                        "attrs": {**e.attrs, "extents-scale": f"{f:g}"}}))
+    return out
 
 
 def _clip(rect: Rect, screen: Rect) -> Rect:

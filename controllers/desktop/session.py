@@ -128,8 +128,12 @@ class DesktopSession:
 
     @classmethod
     def start_virtual(cls, width: int = 1280, height: int = 800, scale: float = 1.0, accessibility: bool = True,
-                      window_manager: bool = True, timeout: float = 15.0) -> "DesktopSession":
-        """Start a private desktop; raises SessionError (after cleaning up) when a part does not come up."""
+                      window_manager: bool = True, monitors: int = 1, timeout: float = 15.0) -> "DesktopSession":
+        """Start a private desktop; raises SessionError (after cleaning up) when a part does not come up.
+
+        ``monitors`` > 1 splits the screen side by side into that many RandR monitors (one X screen spanning
+        them, as a real multi-head desktop is): coordinates stay root-window pixels across all of them.
+        """
         for program in ("Xvfb", "dbus-daemon") + (("openbox",) if window_manager else ()):
             if shutil.which(program) is None:
                 raise _missing(program)
@@ -159,6 +163,8 @@ class DesktopSession:
         atexit.register(session.close)
         try:
             session._start_xvfb(width, height, scale, timeout)
+            if monitors > 1:
+                session._split_monitors(width, height, monitors)
             session._start_bus(timeout)
             if accessibility:
                 session._start_atspi(timeout)
@@ -220,6 +226,20 @@ class DesktopSession:
 
             with WindowManager(self.display) as wm:
                 wm.set_resource("Xft.dpi", str(round(96 * scale)))
+
+    def _split_monitors(self, width: int, height: int, count: int) -> None:
+        """Declare ``count`` RandR 1.5 monitors side by side (python-xlib's SetMonitor packs no CRTC list)."""
+        if shutil.which("xrandr") is None:
+            raise _missing("xrandr (package x11-xserver-utils)")
+        step = width // count
+        for i in range(count):
+            w = width - i * step if i == count - 1 else step
+            mm_w, mm_h = round(w * 25.4 / 96), round(height * 25.4 / 96)
+            geometry = f"{w}/{mm_w}x{height}/{mm_h}+{i * step}+0"
+            proc = subprocess.run(["xrandr", "--setmonitor", f"HANDA-{i + 1}", geometry, "none"], env=self.env,
+                                  capture_output=True, text=True, timeout=10)
+            if proc.returncode != 0:
+                raise SessionError(f"xrandr could not declare monitor {i + 1}: {proc.stderr.strip()}")
 
     def _start_bus(self, timeout: float) -> None:
         assert self.workdir is not None

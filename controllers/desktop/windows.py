@@ -81,8 +81,10 @@ class WindowManager:
             reply = self.root.xrandr_get_monitors(is_active=True)
             rects = [Rect(left=m.x, top=m.y, right=m.x + m.width_in_pixels, bottom=m.y + m.height_in_pixels)
                      for m in reply.monitors]
+            # a monitor that covers two or more others is the output's own, standing behind declared ones
+            rects = [r for r in rects if sum(1 for o in rects if o is not r and r.intersect(o) == o) < 2]
             if rects:
-                return rects
+                return sorted(rects, key=lambda r: (r.left, r.top))
         except Exception:
             pass
         w, h = self.screen_size()

@@ -224,3 +224,47 @@ def test_desktop_entries_resolve_to_argv_without_a_shell(tmp_path):
     assert find_desktop_entry("demo-edit", dirs=(tmp_path,)) == ["demo-edit", "--new-window"]
     assert find_desktop_entry("hidden", dirs=(tmp_path,)) is None
     assert find_desktop_entry("; rm -rf /", dirs=(tmp_path,)) is None
+
+
+def test_hidpi_gtk_reports_logical_extents_that_become_physical_pixels():
+    """GDK_SCALE=2: AT-SPI speaks logical units, the X server physical pixels; observations use the latter."""
+    with DesktopSession.start_virtual(width=2400, height=1600, scale=2.0) as session:
+        app = session.launch(["gtk3-demo"])
+        with DesktopController(session) as ctl:
+            assert ctl.screen.scale_factor == 2.0
+            assert wait_until(lambda: any(e.role == Role.button for e in ctl.observe().elements), timeout=20)
+            obs = ctl.observe()
+            frame = next(e for e in obs.elements if e.role == Role.window and e.attrs.get("pid") == str(app.pid))
+            win = next(w for w in ctl.windows() if w.pid == app.pid)
+            assert frame.attrs["extents-scale"] == "2"
+            assert abs(frame.bounds.width - win.bounds.width) <= 4 and abs(frame.bounds.height - win.bounds.height) <= 4
+            # a click on a physical-pixel element centre lands on it: the window's own close button closes it
+            close = find(obs, select(role="button", text="Close").selector)
+            assert close is not None and win.bounds.contains(*close.bounds.center)
+            assert ctl.execute(Click(target=element(close.id))).ok
+            assert wait_until(lambda: app.process.poll() is not None, timeout=10)
+
+
+def test_two_monitors_share_one_coordinate_space_and_window_points_land_on_the_second(tmp_path):
+    from controllers.actions import Frame
+    from controllers.desktop.windows import WindowManager
+    from tests.controllers.desktop.conftest import xterm_capture
+
+    with DesktopSession.start_virtual(width=2560, height=800, monitors=2) as session:
+        with WindowManager(session.display) as wm:
+            left, right = wm.monitors()
+            assert (left.left, left.right, right.left, right.right) == (0, 1280, 1280, 2560)
+            out = tmp_path / "typed.txt"
+            app = xterm_capture(session, out, title="on the right")
+            wm.d.create_resource_object("window", app.window).configure(x=1600, y=200)
+            wm.d.sync()
+            assert wm.focus(app.window)
+        with DesktopController(session, tree=False) as ctl:
+            assert wait_until(lambda: ctl.observe().window_bounds.left >= 1280)
+            obs = ctl.observe()
+            result = ctl.execute(Click(target=point(0.5, 0.5, frame=Frame.window)))
+            assert result.ok and right.contains(result.points[0].x, result.points[0].y)
+            assert obs.window_bounds.contains(result.points[0].x, result.points[0].y)
+            ctl.observe()
+            assert ctl.execute(TypeText(text="오른쪽 <2>", submit=True)).ok
+            assert wait_until(lambda: out.exists() and out.read_text(encoding="utf-8") == "오른쪽 <2>\n")
