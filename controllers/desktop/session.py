@@ -153,6 +153,10 @@ class DesktopSession:
                     "XDG_CONFIG_HOME": str(workdir / "config"), "XDG_CACHE_HOME": str(workdir / "cache"),
                     "XDG_DATA_HOME": str(workdir / "data"), "XDG_SESSION_TYPE": "x11"})
         env.update(QUIET_APP_ENV)
+        locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+        if "utf-8" not in locale.lower() and "utf8" not in locale.lower():
+            env.pop("LC_ALL", None)
+            env["LANG"] = env["LC_CTYPE"] = "C.UTF-8"  # apps speak UTF-8: Korean titles and text survive
         if scale != 1.0:  # GTK scales by whole numbers, and by the rest through its fonts
             whole = max(1, int(scale))
             env["GDK_SCALE"] = str(whole)

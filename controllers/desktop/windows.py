@@ -25,6 +25,60 @@ class WindowInfo(BaseModel):
     minimized: bool = False
 
 
+# ISO 2022 designations that X compound text uses for CJK sets, and the codec of their 8-bit (EUC) form
+_COMPOUND_94x94 = {b"C": "euc-kr", b"B": "euc-jp", b"A": "gb2312"}
+
+
+def decode_compound_text(data: bytes) -> str:
+    """Decode X COMPOUND_TEXT, which older clients (xterm, Motif) use for window titles.
+
+    Handles ASCII and Latin-1 halves, the Korean, Japanese and Chinese 94x94 sets (ESC $ ( F / ESC $ ) F) and
+    UTF-8 segments (ESC % G); anything else becomes U+FFFD rather than an error.
+    """
+    out: list[str] = []
+    i, gl, gr = 0, "ascii", "latin-1"
+    while i < len(data):
+        b = data[i]
+        if b == 0x1B:
+            if data[i + 1:i + 3] == b"%G":  # UTF-8 until ESC % @
+                end = data.find(b"\x1b%@", i + 3)
+                end = len(data) if end < 0 else end
+                out.append(data[i + 3:end].decode("utf-8", "replace"))
+                i = end + 3
+                continue
+            if data[i + 1:i + 3] in (b"$(", b"$)") and i + 3 < len(data):
+                codec = _COMPOUND_94x94.get(data[i + 3:i + 4])
+                if data[i + 2:i + 3] == b"(":
+                    gl = codec or "?"
+                else:
+                    gr = codec or "?"
+                i += 4
+                continue
+            if data[i + 1:i + 2] in (b"(", b"-", b")") and i + 2 < len(data):
+                final = data[i + 2:i + 3]
+                if data[i + 1:i + 2] == b"(":
+                    gl = "ascii" if final in (b"B", b"J") else "?"
+                else:
+                    gr = "latin-1" if final == b"A" else "?"
+                i += 3
+                continue
+            out.append("\ufffd")
+            i += 1
+            continue
+        half = gl if b < 0x80 else gr
+        if half in ("ascii", "latin-1") or b in (0x09, 0x0A):
+            out.append(chr(b) if b < 0x80 or half == "latin-1" else "\ufffd")
+            i += 1
+        elif half == "?":
+            out.append("\ufffd")
+            i += 1
+        else:  # a two-byte character of a 94x94 set, as its EUC form
+            pair = bytes([data[i] | 0x80, data[i + 1] | 0x80]) if i + 1 < len(data) else b""
+            out.append(pair.decode(half, "replace") if pair else "\ufffd")
+            i += 2
+    return "".join(out)
+
+
 class WindowManager:
     """One connection to an X display. Raises ``DeviceLost`` when the display cannot be reached."""
 
@@ -120,12 +174,22 @@ class WindowManager:
         return int(value[0]) if value is not None and len(value) and value[0] else None
 
     def _text(self, window, name: str) -> str:
-        value = self._prop(window, name)
-        if value is None:
+        try:
+            p = window.get_full_property(self.atom(name), self._X.AnyPropertyType)
+        except (self._xerror.BadWindow, self._xerror.BadMatch):
             return ""
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
-        return str(value)
+        except self._xerror.ConnectionClosedError as exc:
+            raise DeviceLost(f"the X display {self.name} closed: {exc}") from exc
+        if p is None:
+            return ""
+        value = p.value
+        if not isinstance(value, bytes):
+            return str(value)
+        if p.property_type == self.atom("COMPOUND_TEXT"):
+            return decode_compound_text(value)
+        if p.property_type == self._X.NONE or p.property_type == 31:  # 31: STRING, which is Latin-1
+            return value.decode("latin-1")
+        return value.decode("utf-8", "replace")
 
     def info(self, window_id: int, active: Optional[int] = None) -> Optional[WindowInfo]:
         win = self.d.create_resource_object("window", window_id)

@@ -90,3 +90,13 @@ def test_windows_are_listed_focused_and_raised(desktop):
         assert 0 <= b.left < 1280 and 0 <= b.top < 800
     for app in (first, second):
         app.process.terminate()
+
+
+def test_compound_text_titles_decode_like_the_client_meant():
+    from controllers.desktop.windows import decode_compound_text
+
+    assert decode_compound_text(b"hello \x1b$(C<<0h") == "hello 세계"  # xterm's Korean title
+    assert decode_compound_text(b"caf\xe9") == "café"
+    assert decode_compound_text(b"a\x1b%G" + "é한".encode() + b"\x1b%@b") == "aé한b"
+    assert decode_compound_text(b"\x1b$)C\xc7\xd1") == "한"
+    assert decode_compound_text(b"x\x1b$(Zab") == "x\ufffd\ufffd"  # an unknown set is replaced, never an error
