@@ -29,7 +29,10 @@ def chromium_argv(url: str, user_data_dir: str, *, width: int = 1280, height: in
             "--test-type", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--disable-translate", "--password-store=basic",
-            "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
+            # a covered window keeps its page in the tree (Chromium otherwise drops occluded content)
+            "--disable-backgrounding-occluded-windows", "--disable-renderer-backgrounding",
+            "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,"
+            "CalculateNativeWinOcclusion",
             "--hide-crash-restore-bubble", "--disable-session-crashed-bubble", "--window-position=0,0",
             f"--window-size={width},{height}"]
     if scale != 1.0:

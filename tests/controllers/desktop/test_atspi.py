@@ -161,6 +161,9 @@ class _Desk:
                            "--force-renderer-accessibility", "--no-first-run", "--no-default-browser-check",
                            "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                            "--disable-sync", "--password-store=basic", f"--user-data-dir={profile}",
+                           # a covered window keeps its page in the tree (the windows overlap here)
+                           "--disable-backgrounding-occluded-windows",
+                           "--disable-features=CalculateNativeWinOcclusion",
                            f"--window-position={x},{y}", f"--window-size={w},{h}", page.as_uri()])
         return proc.pid
 
