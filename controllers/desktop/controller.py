@@ -120,7 +120,7 @@ class DesktopController(BaseController):
 
             try:
                 dump = self._reader.dump(self._screen.rect, max_nodes=self.max_nodes)
-                elements = to_physical(dump.elements, windows)
+                elements = drop_covered(to_physical(dump.elements, windows), windows)
                 warnings.extend(dump.warnings)
             except AtspiError as exc:
                 self._reader = None
@@ -342,6 +342,49 @@ def to_physical(elements: list, windows: list[WindowInfo]) -> list:
         out.append(e.model_copy(update={"bounds": Rect(left=round(b.left * f), top=round(b.top * f),
                                                        right=round(b.right * f), bottom=round(b.bottom * f)),
                                         "attrs": {**e.attrs, "extents-scale": f"{f:g}"}}))
+    return out
+
+
+def drop_covered(elements: list, windows: list[WindowInfo]) -> list:
+    """Leave out elements hidden under another app's window (AT-SPI says SHOWING for covered windows too).
+
+    ``windows`` is the stacking order, bottom to top. An element counts as covered when its centre lies inside a
+    window of another process stacked above the topmost window of its own process that contains that centre.
+    Children of a dropped element move up to the nearest ancestor that stays; ids are renumbered densely.
+    """
+    if len(windows) < 2:
+        return elements
+    covered: set[int] = set()
+    for e in elements:
+        pid = e.attrs.get("pid")
+        if not pid or not pid.isdigit():
+            continue
+        cx, cy = e.bounds.center
+        own = [i for i, w in enumerate(windows) if w.pid == int(pid) and w.bounds.contains(cx, cy)]
+        if not own:
+            continue
+        if any(w.pid != int(pid) and not w.minimized and w.bounds.contains(cx, cy) for w in windows[own[-1] + 1:]):
+            covered.add(e.id)
+    if not covered:
+        return elements
+    parent_of = {e.id: e.parent for e in elements}
+
+    def kept_ancestor(eid):
+        p = parent_of.get(eid)
+        while p is not None and p in covered:
+            p = parent_of.get(p)
+        return p
+
+    kept = [e for e in elements if e.id not in covered]
+    new_id = {e.id: i for i, e in enumerate(kept)}
+    out = []
+    for e in kept:
+        parent = kept_ancestor(e.id)
+        out.append(e.model_copy(update={"id": new_id[e.id], "parent": new_id.get(parent) if parent is not None else None,
+                                        "children": []}))
+    for e in out:
+        if e.parent is not None:
+            out[e.parent].children.append(e.id)
     return out
 
 

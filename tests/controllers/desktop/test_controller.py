@@ -268,3 +268,23 @@ def test_two_monitors_share_one_coordinate_space_and_window_points_land_on_the_s
             ctl.observe()
             assert ctl.execute(TypeText(text="오른쪽 <2>", submit=True)).ok
             assert wait_until(lambda: out.exists() and out.read_text(encoding="utf-8") == "오른쪽 <2>\n")
+
+
+def test_elements_under_another_apps_window_are_left_out(factory):
+    session, ctl, _ = factory
+    obs = _fresh(ctl)
+    before = len(obs.elements)
+    # an xterm placed over the left half of the widget factory
+    cover = session.launch(["xterm", "-T", "cover", "-geometry", "60x20+0+120"])
+    try:
+        assert wait_until(lambda: _fresh(ctl).window == "cover")
+        obs = ctl.observe()
+        win = next(w for w in ctl.windows() if w.title == "cover")
+        assert all(not win.bounds.contains(*e.bounds.center) for e in obs.elements if e.role != Role.window)
+        assert len(obs.elements) < before
+        for e in obs.elements:  # the tree is still consistent after the cut
+            assert e.parent is None or e.id in obs.element(e.parent).children
+    finally:
+        cover.process.terminate()
+        cover.process.wait(5)
+    assert wait_until(lambda: len(_fresh(ctl).elements) == before)
