@@ -213,3 +213,23 @@ def windows_cmd(
         mark = "*" if w.active else " "
         Console().print(f"{mark} 0x{w.id:08x} {escape(w.title)!r} [dim]{escape(w.wm_class)} pid {w.pid} "
                         f"({b.left},{b.top} {b.width}x{b.height})[/dim]")
+
+
+@desktop_app.command("tasks")
+def tasks_cmd(json_out: bool = typer.Option(False, "--json", help="Print a JSON list (id, page, steps_hint, goals).")
+              ) -> None:
+    """List the web task pages that `handa run --platform desktop --task web.ID` opens in Chromium."""
+    from rich.table import Table
+
+    from tasks.web import WEB_TASKS
+
+    infos = [WEB_TASKS[k].info() for k in sorted(WEB_TASKS)]
+    if json_out:
+        print(json.dumps(infos, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(infos)} web tasks")
+    for col in ("id", "page", "steps", "example goal"):
+        table.add_column(col)
+    for info in infos:
+        table.add_row(info["id"], info.get("page", ""), str(info.get("steps_hint", "")), info["goals"][0])
+    Console().print(table)

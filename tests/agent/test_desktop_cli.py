@@ -83,3 +83,12 @@ def test_run_with_the_inhouse_model_on_the_desktop_records_every_decision(tmp_pa
     assert rec.complete and rec.manifest.policy == "inhouse" and len(rec.steps) >= 1
     for step in rec.steps:  # every step either ran a valid action or was refused with a reason
         assert step.action is not None or step.validation_error
+
+
+def test_desktop_tasks_lists_the_web_tasks():
+    r = runner.invoke(app, ["desktop", "tasks", "--json"])
+    assert r.exit_code == 0, r.output
+    ids = {t["id"] for t in last_json(r.stdout)}
+    assert {"web.signup", "web.move_card", "web.delete_file"} <= ids
+    r = runner.invoke(app, ["desktop", "tasks"])
+    assert r.exit_code == 0 and "web.signup" in r.stdout
