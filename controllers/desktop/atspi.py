@@ -856,7 +856,39 @@ class AtspiReader:
             raise AtspiUnavailable(f"lost the accessibility bus mid-dump: {exc}") from exc
         result.partial = result.partial or partial
         result.warnings = warnings + result.warnings
+        self._fill_dropdowns(result.elements, max(0.05, start + timeout - time.monotonic()))
         return result
+
+    def _fill_dropdowns(self, elements: list[UIElement], timeout: float) -> None:
+        """Give each dropdown without a value the name of its selected option.
+
+        Chromium's ``<select>`` (and GTK's combo box) keeps its options in a child menu that is not showing
+        while closed, so the dump never sees them; the menu's Selection interface still names the chosen one.
+        Three pipelined rounds: the dropdowns' children, each child's selected child, that one's name.
+        """
+        boxes = [e for e in elements if e.role == Role.dropdown and not e.value and e.attrs.get("bus")]
+        if not boxes:
+            return
+        deadline = time.monotonic() + min(timeout, 1.0)
+
+        def many(calls):
+            left = deadline - time.monotonic()
+            return self._call_many(calls, left) if left > 0 else [None] * len(calls)
+
+        kids = many([(e.attrs["bus"], e.attrs["path"], "org.a11y.atspi.Accessible", "GetChildren", "", ())
+                     for e in boxes])
+        menus = [(e, tuple(k[0][0])) for e, k in zip(boxes, kids) if isinstance(k, tuple) and k and k[0]]
+        picked = many([(bus, path, "org.a11y.atspi.Selection", "GetSelectedChild", "i", (0,))
+                       for _, (bus, path) in menus])
+        chosen = [(e, tuple(r[0])) for (e, _), r in zip(menus, picked)
+                  if isinstance(r, tuple) and r and isinstance(r[0], tuple) and r[0][1] != "/org/a11y/atspi/null"]
+        names = many([(bus, path, _PROPS, "Get", "ss", ("org.a11y.atspi.Accessible", "Name"))
+                      for _, (bus, path) in chosen])
+        for (e, _), n in zip(chosen, names):
+            if isinstance(n, tuple) and n:
+                value = n[0][1] if isinstance(n[0], tuple) else n[0]
+                if isinstance(value, str) and value.strip():
+                    e.value = value.strip()
 
 
 class _Dump:

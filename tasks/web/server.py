@@ -104,6 +104,9 @@ class _Server(ThreadingHTTPServer):
         self.states: dict[str, dict] = {}
         self.changed = threading.Condition()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a browser that goes away mid-request (a closed tab, an exiting headless run) is no news."""
+
     def store(self, session: str, state: dict) -> None:
         with self.changed:
             old = self.states.get(session)

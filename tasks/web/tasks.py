@@ -393,9 +393,9 @@ PEOPLE = [("Mina Park", "mina.park"), ("James Lee", "james.lee"), ("Sofia Garcia
           ("김민지", "minji.kim"), ("이서준", "seojun.lee"), ("박지훈", "jihoon.park"), ("최유나", "yuna.choi"),
           ("정하은", "haeun.jung"), ("강도윤", "doyun.kang"), ("윤서연", "seoyeon.yoon"), ("한지우", "jiwoo.han")]
 DOMAINS = ["example.com", "mail.example.org", "handa.test", "inbox.example.net"]
-ABOUT = ["I like R&D <3 그리고 커피", "Rust & Python > Java? 아마도요 <웃음>", "Tom & Jerry 팬입니다 <진심>",
+ABOUT = ["I like R&D <3 그리고 커피 > 차", "Rust & Python > Java? 아마도요 <웃음>", "Tom & Jerry 팬입니다 <진심>",
          "a < b && b > c 는 참이에요", "안녕하세요! Coffee & code <always>", "5 > 3 & 2 < 4 — 수학 좋아해요",
-         "<hello> & 반가워요 :)", "Cats & dogs > 고양이 < 강아지?"]
+         "<hello> & 반가워요 :)", "Cats & dogs > 고양이 < 강아지?"]  # each has <, >, & and Korean
 PLANS = ["Free", "Basic", "Pro", "Team", "Enterprise", "Student"]  # distinct first letters: type-ahead picks one
 PW_WORDS = ["maple", "river", "tiger", "cloud", "Seoul", "Busan", "lemon", "orbit", "piano", "comet"]
 
@@ -436,7 +436,7 @@ SUBSCRIPTIONS = ["Daily Tech Digest", "Weekly Deals", "Product updates", "Travel
 class SignUp(WebTask):
     id = "web.signup"
     page = "signup.html"
-    steps_hint = 8
+    steps_hint = 9
     secret_params = ("password",)
     description = "Fill in the sign-up form (free text with < > & and Korean, a dropdown, a password) and submit it."
     goals = [
@@ -573,7 +573,7 @@ class SettingsToggle(WebTask):
 class SettingsSlider(WebTask):
     id = "web.settings_slider"
     page = "settings.html"
-    steps_hint = 3
+    steps_hint = 2
     description = "Set the range slider to a percentage (drag close, then arrow keys)."
     goals = ["Set {label} to {value}%", "Change the {label} slider to {value}", "{label} {value}%로 맞춰줘",
              "Move the {label} slider so it reads {value}%."]
