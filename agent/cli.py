@@ -27,11 +27,13 @@ app.add_typer(schema_app, name="schema")
 
 
 def _add_model_commands() -> None:
+    from agent.cli_android import android_app
     from agent.cli_desktop import desktop_app
     from agent.cli_model import model_app
 
     app.add_typer(model_app, name="model")
     app.add_typer(desktop_app, name="desktop")
+    app.add_typer(android_app, name="android")
 
 
 _add_model_commands()
@@ -42,6 +44,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class PlatformName(str, Enum):
     sim = "sim"
     desktop = "desktop"
+    android = "android"
 
 
 class FormName(str, Enum):
@@ -73,8 +76,9 @@ def _parse_secrets(pairs: list[str], console: Console) -> dict[str, str]:
 @app.command()
 def run(
     goal: Optional[str] = typer.Argument(None, help="What to do, in words. Optional with --task (its goal is used)."),
-    platform: PlatformName = typer.Option(PlatformName.sim, help="Where to act: `sim` (the built-in device) or "
-                                                                 "`desktop` (a Linux X11 desktop)."),
+    platform: PlatformName = typer.Option(PlatformName.sim, help="Where to act: `sim` (the built-in device), "
+                                                                 "`desktop` (a Linux X11 desktop) or `android` "
+                                                                 "(a phone through uiautomator2)."),
     form: FormName = typer.Option(FormName.phone, help="Sim form factor: a phone or a desktop."),
     task: Optional[str] = typer.Option(None, help="A task template id: a sim task (`handa tasks list`) or, with "
                                                   "--platform desktop, a web task page (`web.*`)."),
@@ -87,6 +91,15 @@ def run(
     launch: Optional[str] = typer.Option(None, help="Desktop: start this program first and wait for its window "
                                                     "(split like a shell would, never run through one)."),
     screen_size: str = typer.Option("1280x800", "--screen", help="Desktop: virtual screen size, WIDTHxHEIGHT."),
+    screenshot_only: bool = typer.Option(False, "--screenshot-only",
+                                         help="Desktop: go on when no accessibility tree can be had (the policy "
+                                              "then acts on screenshots alone). Without it such a run stops "
+                                              "before acting."),
+    device: Optional[str] = typer.Option(None, help="Android: the device serial. Without it, Handa's simulated "
+                                                    "phone is served in-process over the real adb and "
+                                                    "uiautomator2 protocols (with --task: that task's phone)."),
+    adb_host: str = typer.Option("127.0.0.1", help="Android: host of the adb server."),
+    adb_port: int = typer.Option(5037, "--adb-port", help="Android: port of the adb server."),
     failsafe: Optional[bool] = typer.Option(None, "--failsafe/--no-failsafe",
                                             help="Desktop: abort input when the mouse is pushed into a screen "
                                                  "corner (pyautogui's fail-safe). Default: on for your own "
@@ -125,9 +138,12 @@ def run(
     with ExitStack() as stack:
         if platform == PlatformName.sim:
             env = _sim_environment(console, task, seed, form, split, scale, policy, script, model)
+        elif platform == PlatformName.android:
+            env = _android_environment(console, stack, task, seed, split, scale, device, adb_host, adb_port, policy,
+                                       script, model)
         else:
             env = _desktop_environment(console, stack, task, seed, scale, virtual, display, launch, screen_size,
-                                       failsafe, policy, script, model)
+                                       failsafe, screenshot_only, policy, script, model)
         controller, pol, instance, device_name, task_ref = env
         secrets = {**(instance.secrets if instance is not None else {}), **secrets}
         goal_text = goal or instance.goal
@@ -204,8 +220,53 @@ def _sim_environment(console, task, seed, form, split, scale, policy, script, mo
     return controller, pol, instance, f"sim-{form.value}", ref
 
 
+def _android_environment(console, stack, task, seed, split, scale, device, adb_host, adb_port, policy, script,
+                         model):
+    """(controller, policy, instance or None, device name, task ref) on an Android device through uiautomator2."""
+    from agent.cli_android import no_adb_daemon
+    from agent.policies import make_policy
+    from agent.recording import TaskRef
+    from controllers.android.controller import AndroidController
+    from controllers.base import ControllerError
+
+    no_adb_daemon()
+    instance = None
+    if device is None:  # the simulated phone, served in-process over loopback
+        from controllers.android.simphone.phone import SimPhoneServer
+        from controllers.sim.device import SimDevice
+
+        if task is not None:
+            from tasks.base import make_instance
+
+            try:
+                instance = make_instance(task, seed, "phone", split.value, scale)
+            except (KeyError, ValueError) as exc:
+                _usage(console, str(exc.args[0] if exc.args else exc))
+        phone = instance.device if instance else SimDevice(form="phone", seed=seed, split=split.value, scale=scale)
+        server = stack.enter_context(SimPhoneServer(port=0, expose_keys=(policy == "expert")))
+        device = "handa-sim-1"
+        server.add(device, phone)
+        adb_host, adb_port = "127.0.0.1", server.port
+    elif task is not None:
+        _usage(console, "--task plays a sim task: leave out --device to run it on the simulated phone")
+    try:
+        pol = make_policy(policy, instance=instance, script=script, model=model)
+    except (ValueError, OSError) as exc:
+        _usage(console, str(exc))
+    try:
+        with console.status(f"connecting to {escape(device)} through uiautomator2…"):
+            controller = AndroidController(device, adb_host=adb_host, adb_port=adb_port,
+                                           expose_keys=(policy == "expert" and instance is not None))
+    except ControllerError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED)
+    ref = TaskRef(id=task or "", seed=seed, form="phone", split=split.value, scale=scale,
+                  params=instance.params if instance else {})
+    return controller, pol, instance, f"android:{device}", ref
+
+
 def _desktop_environment(console, stack, task, seed, scale, virtual, display, launch, screen_size, failsafe,
-                         policy, script, model):
+                         screenshot_only, policy, script, model):
     """(controller, policy, instance or None, device name, task ref) on an X11 desktop; cleanup joins ``stack``."""
     import tempfile
 
@@ -233,7 +294,7 @@ def _desktop_environment(console, stack, task, seed, scale, virtual, display, la
     profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="handa-chromium-")) if web_task else None
     try:
         session = stack.enter_context(open_desktop(console, virtual=virtual, display=display, launch=launch,
-                                                   size=size, scale=scale))
+                                                   size=size, scale=scale if virtual or scale != 1.0 else None))
     except (ControllerError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
@@ -248,7 +309,9 @@ def _desktop_environment(console, stack, task, seed, scale, virtual, display, la
         try:
             with console.status("opening the task page in Chromium…"):
                 browser = session.launch(chromium_argv(instance.url, profile, width=width, height=height))
-                wait_for_tree(session, browser.pid)
+                if not wait_for_tree(session, browser.pid):
+                    raise ControllerError("Chromium shows no accessibility tree: is the AT-SPI bus running "
+                                          "(package at-spi2-core)? --virtual starts one")
                 if not server.wait_state(instance.session, lambda state: state is not None, timeout=20):
                     raise ControllerError("the task page did not load in Chromium")
         except (ControllerError, OSError) as exc:
@@ -266,6 +329,12 @@ def _desktop_environment(console, stack, task, seed, scale, virtual, display, la
     except (ControllerError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
+    if not controller.tree_available:
+        if not screenshot_only:
+            controller.close()
+            _usage(console, "this desktop gives no accessibility tree (no AT-SPI bus: install at-spi2-core and "
+                            "log in again, or use --virtual); pass --screenshot-only to act on screenshots alone")
+        console.print("[yellow]warning:[/yellow] no accessibility tree: the policy sees screenshots only")
     ref = TaskRef(id=task or "", seed=seed, form="desktop", scale=scale,
                   params=dict(instance.params) if instance is not None else {})
     return controller, pol, instance, f"x11{session.display}", ref

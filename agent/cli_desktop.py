@@ -36,23 +36,44 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP end the command like Ctrl-C does, so every desktop it started is stopped on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 @contextlib.contextmanager
 def open_desktop(console: Console, *, virtual: bool, display: Optional[str] = None, launch: Optional[str] = None,
-                 size: tuple[int, int] = (1280, 800), scale: float = 1.0, tree: bool = True) -> Iterator:
-    """A ready desktop session (and the app it launched); everything started is stopped on exit."""
+                 size: tuple[int, int] = (1280, 800), scale: Optional[float] = None, tree: bool = True) -> Iterator:
+    """A ready desktop session (and the app it launched); everything started is stopped on exit.
+
+    ``scale`` None: 1 for a virtual desktop, read from Xft.dpi on your own display.
+    """
     from controllers.desktop.session import DesktopSession
 
+    exit_on_signals()
     with console.status("starting the virtual desktop…" if virtual else "connecting to the display…"):
         if virtual:
-            session = DesktopSession.start_virtual(width=size[0], height=size[1], scale=scale, accessibility=tree)
+            session = DesktopSession.start_virtual(width=size[0], height=size[1], scale=scale or 1.0,
+                                                   accessibility=tree)
         else:
             session = DesktopSession.attach(display, scale=scale)
     try:
         if launch:
             with console.status(f"launching {escape(launch)}…"):
                 app = session.launch(launch)
-                if tree:
-                    wait_for_tree(session, app.pid)
+                if tree and not wait_for_tree(session, app.pid):
+                    console.print(f"[yellow]warning:[/yellow] {escape(launch)} shows no accessibility tree "
+                                  "(not an AT-SPI app, or accessibility is off)")
         yield session
     finally:
         session.close()

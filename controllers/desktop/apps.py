@@ -1,6 +1,7 @@
 """Command lines for the apps Handa starts itself (Chromium for the web task pages)."""
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Optional
 
@@ -25,8 +26,10 @@ def chromium_argv(url: str, user_data_dir: str, *, width: int = 1280, height: in
     if binary is None:
         raise FileNotFoundError("Chromium is not installed; on Debian run: apt-get install chromium "
                                 "(scripts/setup.sh does this)")
-    argv = [binary, f"--user-data-dir={user_data_dir}", "--force-renderer-accessibility", "--no-sandbox",
-            "--test-type", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
+    argv = [binary, f"--user-data-dir={user_data_dir}", "--force-renderer-accessibility"]
+    if os.geteuid() == 0:  # Chromium refuses to run its sandbox as root; --test-type hides the warning bar
+        argv += ["--no-sandbox", "--test-type"]
+    argv += ["--no-first-run", "--no-default-browser-check", "--disable-gpu",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--disable-translate", "--password-store=basic",
             # a covered window keeps its page in the tree (Chromium otherwise drops occluded content)

@@ -65,7 +65,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -825,7 +825,8 @@ class AtspiReader:
 
     # -- the dump
     def dump(self, screen: Rect, *, pids: Optional[set[int]] = None, app_names: Optional[set[str]] = None,
-             max_nodes: int = 1000, timeout: float = 5.0, strategy: str = "auto") -> TreeDump:
+             max_nodes: int = 1000, timeout: float = 5.0, strategy: str = "auto",
+             first: Sequence[int] = ()) -> TreeDump:
         """The visible tree of the selected applications (all by default); see the module docstring.
 
         ``pids`` and ``app_names`` (compared case-insensitively) select applications. ``strategy`` is
@@ -843,6 +844,10 @@ class AtspiReader:
             return (pids is None or ref.pid in pids) and (names is None or ref.name.casefold() in names)
 
         apps = [_App(ref, toolkit) for ref, toolkit in found if wanted(ref)]
+        # ``first`` (pids, most important first: the front window's app) is read and kept before the others,
+        # so a big app behind it cannot use up the node budget
+        rank = {pid: n for n, pid in enumerate(first)}
+        apps.sort(key=lambda a: rank.get(a.ref.pid, len(rank)))
         warnings, partial = [], False
         for ref in silent:  # a hung application: its name may be unknown, so only a pid or known name rules it out
             if (pids is None or ref.pid in pids) and (names is None or not ref.name or ref.name.casefold() in names):
@@ -1221,8 +1226,8 @@ class _Dump:
                     break
                 for m in self.wire.receive(self.deadline):
                     self.on_reply(m)
-        except ConnectionError as exc:
-            lost = str(exc)
+        except ConnectionError:
+            raise  # dump() closes the dead connection and raises AtspiUnavailable, so the next one reconnects
         return self.finish(lost)
 
     def finish(self, lost: str) -> TreeDump:

@@ -43,6 +43,7 @@ class DesktopController(BaseController):
         self.display = session.display
         self.max_nodes = max_nodes
         self.allow_launch = allow_launch
+        self.failsafe = failsafe
         self.input = XInput(session.display, session.env, failsafe=failsafe)
         self._wm = WindowManager(session.display)
         self._screen = session.screen()
@@ -60,12 +61,25 @@ class DesktopController(BaseController):
     def _connect_tree(self) -> None:
         from controllers.desktop.atspi import AtspiError, AtspiReader, a11y_bus_address
 
+        address = self.session.a11y_address
         try:
-            address = self.session.a11y_address or a11y_bus_address(self.session.env.get("DBUS_SESSION_BUS_ADDRESS"))
+            if address is None:
+                try:
+                    address = a11y_bus_address(self.session.env.get("DBUS_SESSION_BUS_ADDRESS"))
+                except AtspiError:
+                    # over ssh there is often no session bus; the launcher also publishes its bus on the root window
+                    address = self._wm.root_text("AT_SPI_BUS") or None
+                    if address is None:
+                        raise
             self._reader = AtspiReader(address)
         except (AtspiError, OSError) as exc:
             self._reader = None
             self._tree_error = f"no accessibility tree ({exc}); observing screenshots only"
+
+    @property
+    def tree_available(self) -> bool:
+        """Whether observations carry the accessibility tree (False: screenshot-only)."""
+        return self._reader is not None
 
     @property
     def screen(self) -> ScreenFrame:
@@ -81,6 +95,11 @@ class DesktopController(BaseController):
                 self._grabber = mss.MSS(display=self.display)
             shot = self._grabber.grab(self._grabber.monitors[0])
         except Exception as exc:  # mss raises ScreenShotError, or Xlib's errors when the server vanished
+            if self._grabber is not None:
+                try:
+                    self._grabber.close()
+                except Exception:
+                    pass
             self._grabber = None
             if not self.session.alive():
                 raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
@@ -119,7 +138,9 @@ class DesktopController(BaseController):
             from controllers.desktop.atspi import AtspiError
 
             try:
-                dump = self._reader.dump(self._screen.rect, max_nodes=self.max_nodes)
+                front = [w.pid for w in reversed(windows) if w.pid and not w.minimized]
+                dump = self._reader.dump(self._screen.rect, max_nodes=self.max_nodes,
+                                         first=list(dict.fromkeys(front)))
                 elements = drop_covered(to_physical(dump.elements, windows), windows)
                 warnings.extend(dump.warnings)
             except AtspiError as exc:
@@ -190,11 +211,22 @@ class DesktopController(BaseController):
         self._last = None
         return result
 
+    def _refuse_corner(self, *points: PixelPoint) -> None:
+        """With the fail-safe on, a press in a screen corner would trip it and lock the mouse: refuse it first."""
+        if not self.failsafe:
+            return
+        w, h = self._screen.width - 1, self._screen.height - 1
+        for p in points:
+            if (p.x, p.y) in ((0, 0), (w, 0), (0, h), (w, h)):
+                raise TargetError(f"point ({p.x}, {p.y}) is a screen corner, which the fail-safe reserves for "
+                                  "stopping Handa (use --no-failsafe to allow it)")
+
     def _dispatch(self, action: Any, obs: Observation) -> ActionResult:
         t = action.type
         inp = self.input
         if t in ("click", "long_press"):
             p, el = resolve_target(action.target, obs)
+            self._refuse_corner(p)
             if t == "click":
                 inp.click(p.x, p.y, button=action.button.value, count=action.count)
             else:
@@ -203,6 +235,7 @@ class DesktopController(BaseController):
         if t in ("drag", "swipe"):
             p0, el = resolve_target(action.start, obs)
             p1, _ = resolve_target(action.end, obs)
+            self._refuse_corner(p0, p1)
             inp.drag(p0.x, p0.y, p1.x, p1.y, action.duration)
             return ActionResult(ok=True, points=[p0, p1], element_id=el.id if el else None)
         if t == "scroll":
@@ -253,8 +286,9 @@ class DesktopController(BaseController):
         self.input.type_text(action.text)
         if action.submit:
             self.input.press(["enter"])
+        # a secret's length is a secret too
         return ActionResult(ok=True, points=points, element_id=el.id if el else None,
-                            info={"chars": len(action.text)})
+                            info={} if action.secret else {"chars": len(action.text)})
 
     def _show_desktop(self) -> None:
         from Xlib import X, protocol

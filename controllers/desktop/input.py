@@ -33,6 +33,13 @@ KEYSYMS = {
 WHEEL_STEP_PX = 53  # how far one wheel click scrolls in GTK 3 and Chromium at scale 1 (three lines)
 
 
+# XF86 keysyms python-xlib cannot look up by name (its XF86 group is not loaded by default)
+XF86_KEYSYMS = {
+    "XF86AudioRaiseVolume": 0x1008FF13, "XF86AudioLowerVolume": 0x1008FF11, "XF86AudioMute": 0x1008FF12,
+    "XF86PowerOff": 0x1008FF2A, "XF86Search": 0x1008FF1B, "XF86WebCam": 0x1008FF8F, "XF86Back": 0x1008FF26,
+}
+
+
 def keysym(key: str) -> str:
     """The X keysym name for a normalized Handa key name or a single character."""
     if key in KEYSYMS:
@@ -55,12 +62,18 @@ def bind_pyautogui(display: str, failsafe: bool, connection=None):
     own and points pyautogui at it before every call, so two desktops in one process (or a new X server that
     reuses a closed one's display number) never share a stale connection.
     """
-    os.environ["DISPLAY"] = display
+    before = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display  # pyautogui (and mouseinfo) connect at import time
     try:
         import pyautogui
         from pyautogui import _pyautogui_x11 as backend
     except Exception as exc:  # Xlib raises its own errors when the display is gone at import time
         raise DeviceLost(f"cannot reach X display {display}: {exc}") from exc
+    finally:  # the rest of the process keeps its own idea of the display
+        if before is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = before
     if connection is not None:
         backend._display = connection
     pyautogui.FAILSAFE = failsafe
@@ -197,17 +210,18 @@ class Keyboard:
         """Hold the keys down in order, then release them in reverse: one chord."""
         codes: list[tuple[int, bool]] = []
         need: list[int] = []
+        syms = []
         for name in keysym_names:
-            ks = self._XK.string_to_keysym(name)
+            ks = XF86_KEYSYMS.get(name) or self._XK.string_to_keysym(name)
             if not ks and name.startswith("U") and len(name) > 1:
                 ks = char_keysym(chr(int(name[1:], 16)))
             if not ks:
                 raise ValueError(f"unknown key {name!r}")
-            if ks not in self.where:
+            syms.append(ks)
+            if ks not in self.where and ks not in need:
                 need.append(ks)
         placed = self._guard(self._map_spares, need) if need else {}
-        for name in keysym_names:
-            ks = self._XK.string_to_keysym(name) or char_keysym(chr(int(name[1:], 16)))
+        for ks in syms:
             codes.append(self.where[ks] if ks in self.where else (placed[ks], False))
         X, fake = self._X, self._xtest.fake_input
 

@@ -117,6 +117,8 @@ class DesktopSession:
         env = dict(os.environ, DISPLAY=display)
         session = cls(display=display, env=env, virtual=False, scale=scale or 1.0, started_at=time.time())
         session._check_display()
+        if env.get("DBUS_SESSION_BUS_ADDRESS"):
+            session._enable_accessibility()  # apps started from now on (Chromium, Qt) expose their trees
         if scale is None:  # a HiDPI desktop says so in Xft.dpi
             from controllers.desktop.windows import WindowManager
 
@@ -182,7 +184,8 @@ class DesktopSession:
 
     def _spawn(self, argv: Sequence[str], **kwargs) -> subprocess.Popen:
         proc = subprocess.Popen(list(argv), env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True, **kwargs)
+                                stderr=kwargs.pop("stderr", subprocess.DEVNULL), start_new_session=True,
+                                preexec_fn=_die_with_parent, **kwargs)
         self._processes.append(proc)
         return proc
 
@@ -329,18 +332,25 @@ class DesktopSession:
         With ``wait_window`` it returns once a window of the app's process is mapped; raises SessionError if the
         app exits first or nothing appears in time.
         """
+        if self._closed:
+            raise SessionError("this desktop session is closed")
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not argv:
             raise SessionError("an empty command cannot be launched")
         if shutil.which(argv[0]) is None:
             raise SessionError(f"cannot launch {argv[0]!r}: no such program")
-        env = dict(self.env, **(extra_env or {}))
+        env = {**self.env, "ACCESSIBILITY_ENABLED": "1", **(extra_env or {})}
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         app = LaunchedApp(argv=argv, process=proc)
         self.apps.append(app)
         if wait_window:
-            app.window = self.wait_for_window(app, timeout)
+            try:
+                app.window = self.wait_for_window(app, timeout)
+            except SessionError:
+                _stop_group(app.process)  # no stray invisible app left behind on the user's display
+                self.apps.remove(app)
+                raise
         return app
 
     def wait_for_window(self, app: LaunchedApp, timeout: float = 30.0) -> int:
@@ -383,6 +393,16 @@ class DesktopSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when Handa dies, even by SIGKILL (Linux PR_SET_PDEATHSIG), so no Xvfb is orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:

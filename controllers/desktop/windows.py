@@ -144,6 +144,10 @@ class WindowManager:
         w, h = self.screen_size()
         return [Rect(left=0, top=0, right=w, bottom=h)]
 
+    def root_text(self, name: str) -> str:
+        """A text property of the root window ("" when absent)."""
+        return self._text(self.root, name)
+
     def xft_dpi(self) -> Optional[float]:
         """The Xft.dpi X resource, which desktops set for HiDPI screens (96 is scale 1)."""
         value = self._prop(self.root, "RESOURCE_MANAGER")

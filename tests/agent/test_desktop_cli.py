@@ -92,3 +92,59 @@ def test_desktop_tasks_lists_the_web_tasks():
     assert {"web.signup", "web.move_card", "web.delete_file"} <= ids
     r = runner.invoke(app, ["desktop", "tasks"])
     assert r.exit_code == 0 and "web.signup" in r.stdout
+
+
+def test_a_desktop_without_an_accessibility_tree_needs_screenshot_only(tmp_path):
+    from controllers.desktop.session import DesktopSession
+
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([{"type": "click", "target": {"kind": "point", "x": 0.5, "y": 0.5}}]))
+    with DesktopSession.start_virtual(accessibility=False) as session:
+        args = ["run", "click the middle", "--platform", "desktop", "--display", session.display, "--policy",
+                "scripted", "--script", str(script), "--no-record", "--json"]
+        r = runner.invoke(app, args, env={"DBUS_SESSION_BUS_ADDRESS": session.env["DBUS_SESSION_BUS_ADDRESS"]})
+        assert r.exit_code == 2 and "--screenshot-only" in r.output
+        r = runner.invoke(app, args + ["--screenshot-only"],
+                          env={"DBUS_SESSION_BUS_ADDRESS": session.env["DBUS_SESSION_BUS_ADDRESS"]})
+        assert r.exit_code == 0, r.output
+        assert last_json(r.stdout)["success"] is True
+
+
+def test_sigterm_stops_the_virtual_desktop_and_everything_in_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from controllers.desktop.session import TOKEN_VAR
+
+    def tokened():
+        found = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    if f"{TOKEN_VAR}=".encode() in fh.read():
+                        found.add(int(pid))
+            except OSError:
+                pass
+        return found
+
+    before = tokened()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([{"type": "wait", "seconds": 60}]))
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "wait", "--platform", "desktop", "--virtual",
+                             "--launch", "xterm", "--policy", "scripted", "--script", str(script), "--no-record"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(tokened() - before) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    started = tokened() - before
+    assert len(started) >= 5, "the virtual desktop did not come up"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) != 0
+    deadline = time.monotonic() + 10
+    while (tokened() & started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not (tokened() & started), "processes of the virtual desktop outlived handa"

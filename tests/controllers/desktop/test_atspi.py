@@ -1,18 +1,17 @@
 """The AT-SPI reader, against a real private desktop.
 
-Xvfb, a private session bus, the AT-SPI bus launcher, openbox, gtk3-widget-factory and two Chromium pages are
-started once for the module (``_desktop()``, every process stopped by its process group at the end). The
-role/state mapping, the wire codec and the "no accessibility bus" errors need no X server.
+A private desktop (``DesktopSession.start_virtual()``: Xvfb, a private session bus, the AT-SPI bus launcher and
+openbox) with gtk3-widget-factory and two Chromium pages (``chromium_argv``) is started once for the module
+(``_desktop()``); ``session.close()`` stops every process started in it and removes its folder. The role/state
+mapping, the wire codec and the "no accessibility bus" errors need no X server.
 """
 from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,20 +22,13 @@ from jeepney import DBusAddress, new_error, new_method_call, new_method_return
 from jeepney.low_level import Endianness, Parser
 
 from controllers.desktop import atspi
+from controllers.desktop.apps import chromium_argv
 from controllers.desktop.atspi import (AtspiError, AtspiReader, AtspiUnavailable, TreeDump, a11y_bus_address,
                                        map_role, map_states, state_bits)
+from controllers.desktop.session import BUS_CONFIG, DesktopSession
 from controllers.elements import Rect, Role
 
 SCREEN = Rect(left=0, top=0, right=1280, bottom=800)
-LIBEXEC_DIRS = ("/usr/libexec", "/usr/lib/at-spi2-core", "/usr/lib/at-spi2")
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:dir={dir}</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-<allow own="*"/></policy></busconfig>
-"""
-APP_ENV = {"GSETTINGS_BACKEND": "memory", "GIO_USE_VFS": "local", "GTK_USE_PORTAL": "0", "NO_AT_BRIDGE": "0",
-           "ACCESSIBILITY_ENABLED": "1", "GTK_OVERLAY_SCROLLING": "0", "LANG": "C.UTF-8"}
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Handa 테스트</title></head>
 <body style="font:16px sans-serif">
@@ -65,18 +57,6 @@ def _big_page() -> str:
 
 
 # ------------------------------------------------------------------------------------------ the desktop
-def _tool(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-        for d in LIBEXEC_DIRS:
-            if os.access(os.path.join(d, name), os.X_OK):
-                return os.path.join(d, name)
-    raise RuntimeError(f"{' / '.join(names)} is not installed (apt-get install xvfb openbox dbus at-spi2-core "
-                       f"gtk-3-examples chromium)")
-
-
 def _wait(predicate: Callable, timeout: float, what: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -94,117 +74,50 @@ def _wait(predicate: Callable, timeout: float, what: str, interval: float = 0.1)
 
 
 class _Desk:
-    """Processes started for the tests; each in its own process group, stopped by that group's id."""
+    """The private desktop, a reader on its accessibility bus and the pids of the apps under test."""
 
-    def __init__(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="handa-atspi-test-"))
-        self.procs: list[subprocess.Popen] = []
-        self.env: dict[str, str] = {}
-        self.display = ""
-        self.session_address = ""
-        self.a11y_address = ""
+    def __init__(self, session: DesktopSession) -> None:
+        self.session = session
+        self.folder = session.workdir or Path()  # private; removed by session.close()
+        self.a11y_address = session.a11y_address or ""
         self.reader: Optional[AtspiReader] = None
         self.gtk = self.chrome = self.big = 0  # pids
 
-    def spawn(self, argv: list[str], **kw) -> subprocess.Popen:
-        kw.setdefault("env", self.env)
-        kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.DEVNULL)
-        proc = subprocess.Popen(argv, start_new_session=True, **kw)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen) -> None:
-        for sig in (signal.SIGCONT, signal.SIGTERM):
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group: helpers the program forked stay in it
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-
     def close(self) -> None:
-        if self.reader is not None:
-            self.reader.close()
-        for proc in reversed(self.procs):
-            self.stop(proc)
-        for proc in self.procs:
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            if self.reader is not None:
+                self.reader.close()
+        finally:
+            self.session.close()
 
-    # -- apps
+    # -- apps (not waited for by window: the tree waits below say when each one is ready, all in parallel)
     def dump(self, pid: int, **kw) -> TreeDump:
         assert self.reader is not None
         return self.reader.dump(SCREEN, pids={pid}, **kw)
 
     def start_gtk(self) -> int:
-        proc = self.spawn([_tool("gtk3-widget-factory")])
-        _wait(lambda: any(e.name == "checkbutton" for e in self.dump(proc.pid).elements), 20,
+        pid = self.session.launch(["gtk3-widget-factory"], wait_window=False).pid
+        _wait(lambda: any(e.name == "checkbutton" for e in self.dump(pid).elements), 20,
               "gtk3-widget-factory in the accessibility tree")
-        return proc.pid
+        return pid
 
-    def start_chromium(self, page: Path, x: int, y: int, w: int, h: int) -> int:
-        profile = self.tmp / f"chromium-{page.stem}"
-        proc = self.spawn([_tool("chromium", "chromium-browser", "google-chrome"), "--no-sandbox",
-                           "--force-renderer-accessibility", "--no-first-run", "--no-default-browser-check",
-                           "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                           "--disable-sync", "--password-store=basic", f"--user-data-dir={profile}",
-                           # a covered window keeps its page in the tree (the windows overlap here)
-                           "--disable-backgrounding-occluded-windows",
-                           "--disable-features=CalculateNativeWinOcclusion",
-                           f"--window-position={x},{y}", f"--window-size={w},{h}", page.as_uri()])
-        return proc.pid
+    def start_chromium(self, page: Path, width: int, height: int) -> int:
+        # a normal window (not --app), so the browser chrome (tabs, Reload) is in the tree too
+        argv = chromium_argv(page.as_uri(), str(self.folder / f"chromium-{page.stem}"), width=width, height=height,
+                             app_mode=False)
+        return self.session.launch(argv, wait_window=False).pid
 
 
 @contextmanager
 def _desktop():
-    desk = _Desk()
+    desk = _Desk(DesktopSession.start_virtual(width=SCREEN.width, height=SCREEN.height))
     try:
-        # Xvfb picks a free display itself and writes its number to the pipe
-        r, w = os.pipe()
-        desk.spawn([_tool("Xvfb"), "-displayfd", str(w), "-screen", "0", f"{SCREEN.width}x{SCREEN.height}x24",
-                    "-nolisten", "tcp"], pass_fds=(w,), env=dict(os.environ))
-        os.close(w)
-        with os.fdopen(r) as f:
-            number = f.readline().strip()
-        if not number.isdigit():
-            raise RuntimeError("Xvfb did not start")
-        desk.display = f":{number}"
-        runtime = desk.tmp / "run"
-        runtime.mkdir(mode=0o700)
-        (desk.tmp / "bus.conf").write_text(BUS_CONFIG.format(dir=runtime))
-        bus = desk.spawn([_tool("dbus-daemon"), "--nofork", f"--config-file={desk.tmp / 'bus.conf'}",
-                          "--print-address=1"], stdout=subprocess.PIPE, env=dict(os.environ))
-        desk.session_address = bus.stdout.readline().decode().strip()
-        if not desk.session_address:
-            raise RuntimeError("the private session bus did not start")
-        env = {k: v for k, v in os.environ.items() if k not in ("AT_SPI_BUS_ADDRESS", "WAYLAND_DISPLAY")}
-        env.update(APP_ENV)
-        env.update(DISPLAY=desk.display, DBUS_SESSION_BUS_ADDRESS=desk.session_address,
-                   XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(desk.tmp / "config"),
-                   XDG_CACHE_HOME=str(desk.tmp / "cache"), XDG_DATA_HOME=str(desk.tmp / "data"))
-        desk.env = env
-        desk.spawn([_tool("at-spi-bus-launcher"), "--launch-immediately"])  # before any app
-        desk.a11y_address = _wait(lambda: a11y_bus_address(desk.session_address, timeout=0.5), 15,
-                                  "the accessibility bus")
+        assert desk.session.workdir is not None and desk.a11y_address
         desk.reader = _wait(lambda: AtspiReader(desk.a11y_address), 15, "the AT-SPI registry")
-        desk.spawn([_tool("openbox"), "--sm-disable"])
-        (desk.tmp / "page.html").write_text(PAGE, encoding="utf-8")
-        (desk.tmp / "big.html").write_text(_big_page(), encoding="utf-8")
-        desk.chrome = desk.start_chromium(desk.tmp / "page.html", 0, 0, 1000, 700)
-        desk.big = desk.start_chromium(desk.tmp / "big.html", 0, 0, 1280, 800)
+        (desk.folder / "page.html").write_text(PAGE, encoding="utf-8")
+        (desk.folder / "big.html").write_text(_big_page(), encoding="utf-8")
+        desk.chrome = desk.start_chromium(desk.folder / "page.html", 1000, 700)  # both at 0,0: they overlap
+        desk.big = desk.start_chromium(desk.folder / "big.html", 1280, 800)
         desk.gtk = desk.start_gtk()
         _wait(lambda: any(e.name == "확인 OK" for e in desk.dump(desk.chrome).elements), 40, "the Chromium page")
         _wait(lambda: len(desk.dump(desk.big, max_nodes=5000).elements) > 1500, 40, "the big Chromium page")
@@ -432,9 +345,9 @@ def test_no_session_bus_is_unavailable(tmp_path, monkeypatch):
 
 
 def test_a_bus_without_accessibility_is_unavailable(tmp_path):
-    (tmp_path / "bus.conf").write_text(BUS_CONFIG.format(dir=tmp_path))
-    bus = subprocess.Popen([_tool("dbus-daemon"), "--nofork", f"--config-file={tmp_path / 'bus.conf'}",
-                            "--print-address=1"], stdout=subprocess.PIPE, start_new_session=True)
+    (tmp_path / "bus.conf").write_text(BUS_CONFIG.format(socket_dir=tmp_path))
+    bus = subprocess.Popen(["dbus-daemon", "--nofork", f"--config-file={tmp_path / 'bus.conf'}", "--print-address=1"],
+                           stdout=subprocess.PIPE, start_new_session=True)
     try:
         address = bus.stdout.readline().decode().strip()
         assert address

@@ -288,3 +288,17 @@ def test_elements_under_another_apps_window_are_left_out(factory):
         cover.process.terminate()
         cover.process.wait(5)
     assert wait_until(lambda: len(_fresh(ctl).elements) == before)
+
+
+def test_with_the_failsafe_on_a_corner_press_is_refused_before_the_mouse_moves():
+    with DesktopSession.start_virtual(accessibility=False) as session:
+        with DesktopController(session, failsafe=True) as ctl:
+            ctl.observe()
+            assert ctl.execute(Click(target=point(0.5, 0.5))).ok
+            where = ctl.input.position()
+            ctl.observe()
+            result = ctl.execute(Click(target=point(1.0, 0.0)))
+            assert not result.ok and "corner" in result.error
+            assert ctl.input.position() == where
+            ctl.observe()
+            assert ctl.execute(Click(target=point(0.4, 0.4))).ok  # the mouse is not locked afterwards
