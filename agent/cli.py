@@ -129,7 +129,7 @@ def run(
     from contextlib import ExitStack
 
     from agent.loop import Agent, StepEvent
-    from agent.recording import Masker, Recorder, TaskRef
+    from agent.recording import Masker, Recorder
 
     console = Console(stderr=True)
     secrets = _parse_secrets(secret, console)

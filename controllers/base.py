@@ -66,10 +66,59 @@ class Controller(Protocol):
 
 
 class BaseController:
-    """Shared plumbing: context manager, and settle-by-polling for real devices."""
+    """Shared plumbing: context manager, ``execute`` around a platform's ``_dispatch``, settle-by-polling.
+
+    Subclasses set ``self._last`` (the observation targets resolve against) in ``observe()``, implement
+    ``_dispatch(action, observation) -> ActionResult`` and ``_check_open()``, and may override
+    ``_platform_failure`` to turn their own errors into refusals or ``DeviceLost``.
+    """
 
     platform = "unknown"
     settle_interval = 0.1
+    _last = None
+
+    def _check_open(self) -> None:
+        pass
+
+    def _dispatch(self, action: Any, observation: Observation) -> ActionResult:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _platform_failure(self, exc: Exception) -> ActionResult:
+        """A failure that is neither the action's fault nor a lost device; by default it propagates."""
+        raise exc
+
+    def execute(self, action: Any) -> ActionResult:
+        """Re-validate ``action`` (a dict, JSON or an object built without validation), resolve it against the
+        last observation and run it; a bad action becomes ``ok=False`` with the reason, never an exception."""
+        from pydantic import ValidationError
+
+        from controllers.actions import parse_action
+        from controllers.coords import TargetError
+
+        self._check_open()
+        start = time.perf_counter()
+        try:
+            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
+            action = parse_action(data)
+            obs = self._last or self.observe()
+            result = self._dispatch(action, obs)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
+        except TargetError as exc:
+            result = ActionResult(ok=False, error=str(exc))
+        except DeviceLost:
+            raise
+        except ControllerError as exc:
+            result = self._platform_failure(exc)
+        except (AttributeError, TypeError, ValueError) as exc:
+            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            result = self._platform_failure(exc)
+        result.duration_ms = (time.perf_counter() - start) * 1000
+        self._last = None
+        return result
 
     def __enter__(self):
         return self

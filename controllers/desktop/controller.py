@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import ValidationError
-
-from controllers.actions import TypeText, parse_action
+from controllers.actions import TypeText
 from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
 from controllers.coords import PixelPoint, TargetError, resolve_target
 from controllers.desktop.input import WHEEL_STEP_PX, XInput
@@ -178,38 +176,15 @@ class DesktopController(BaseController):
         return False
 
     # ------------------------------------------------------------ acting
-    def execute(self, action: Any) -> ActionResult:
-        self._check_open()
-        start = time.perf_counter()
-        try:
-            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
-            action = parse_action(data)
-            obs = self._last or self.observe()
-            result = self._dispatch(action, obs)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
-        except TargetError as exc:
-            result = ActionResult(ok=False, error=str(exc))
-        except DeviceLost:
-            raise
-        except ControllerError as exc:
-            if not self.session.alive():
-                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
-            result = ActionResult(ok=False, error=str(exc))
-        except (AttributeError, TypeError, ValueError) as exc:
-            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
-        except Exception as exc:  # pyautogui's FailSafeException and Xlib errors
-            if type(exc).__name__ == "FailSafeException":
-                result = ActionResult(ok=False, error="stopped by the fail-safe: the mouse is in a screen corner")
-            elif not self.session.alive():
-                raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
-            else:
-                result = ActionResult(ok=False, error=f"input failed: {type(exc).__name__}: {exc}")
-        result.duration_ms = (time.perf_counter() - start) * 1000
-        self._last = None
-        return result
+    def _platform_failure(self, exc: Exception) -> ActionResult:
+        """Input errors: the fail-safe's trip is a refusal; anything with the display gone is a lost device."""
+        if type(exc).__name__ == "FailSafeException":
+            return ActionResult(ok=False, error="stopped by the fail-safe: the mouse is in a screen corner")
+        if not self.session.alive():
+            raise DeviceLost(f"the X display {self.display} is gone: {exc}") from exc
+        if isinstance(exc, ControllerError):
+            return ActionResult(ok=False, error=str(exc))
+        return ActionResult(ok=False, error=f"input failed: {type(exc).__name__}: {exc}")
 
     def _refuse_corner(self, *points: PixelPoint) -> None:
         """With the fail-safe on, a press in a screen corner would trip it and lock the mouse: refuse it first."""

@@ -1,14 +1,11 @@
 """The sim device behind the controller protocol."""
 from __future__ import annotations
 
-import time
 from typing import Any, Optional
 
-from pydantic import ValidationError
-
-from controllers.actions import TypeText, parse_action
+from controllers.actions import TypeText
 from controllers.base import ActionResult, BaseController
-from controllers.coords import PixelPoint, TargetError, resolve_target
+from controllers.coords import PixelPoint, resolve_target
 from controllers.elements import Observation, ScreenFrame
 from controllers.selectors import find
 from controllers.sim.device import SimDevice
@@ -60,27 +57,6 @@ class SimController(BaseController):
             raise DeviceLost("the sim controller is closed")
 
     # ------------------------------------------------------------ actions
-    def execute(self, action: Any) -> ActionResult:
-        self._check_open()
-        start = time.perf_counter()
-        try:
-            # re-validate whatever we were given (dict, JSON, or an object built without validation)
-            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
-            action = parse_action(data)
-            obs = self._last or self.observe()
-            result = self._dispatch(action, obs)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
-        except TargetError as exc:
-            result = ActionResult(ok=False, error=str(exc))
-        except (AttributeError, TypeError, ValueError) as exc:
-            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
-        result.duration_ms = (time.perf_counter() - start) * 1000
-        self._last = None
-        return result
-
     def _dp(self, p: PixelPoint) -> tuple[float, float]:
         s = self.device.scale
         return (p.x + 0.5) / s, (p.y + 0.5) / s
