@@ -39,5 +39,9 @@ if ! .venv/bin/python -c "import agent.cli, pytest" 2>/dev/null || [ pyproject.t
   echo "setup: installing handa and its dependencies into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[test]"
+  # pyautogui pulls in the old python3-xlib, which installs into the same Xlib package: keep python-xlib's
+  if ! .venv/bin/python -c "import sys, Xlib; sys.exit(Xlib.__version__ < (0, 33))" 2>/dev/null; then
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps "python-xlib>=0.33"
+  fi
   touch .venv/.handa-installed
 fi

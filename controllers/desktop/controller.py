@@ -401,34 +401,52 @@ def _clip(rect: Rect, screen: Rect) -> Rect:
     return rect.intersect(screen) or rect
 
 
-DESKTOP_DIRS = (Path("/usr/share/applications"), Path("/usr/local/share/applications"),
-                Path.home() / ".local/share/applications")
+def desktop_dirs() -> list[Path]:
+    """Where ``.desktop`` entries live, the user's first (XDG_DATA_HOME, then XDG_DATA_DIRS; flatpak and snap
+    export theirs into these)."""
+    import os
+
+    home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
+    data = os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+    roots = [home] + [d for d in data.split(":") if d]
+    roots += ["/var/lib/flatpak/exports/share", "/var/lib/snapd/desktop"]
+    return [Path(r) / "applications" for r in dict.fromkeys(roots)]
 
 
-def find_desktop_entry(name: str, dirs=DESKTOP_DIRS) -> Optional[list[str]]:
-    """The argv of the installed app whose menu name, file name or program is ``name`` (case-insensitive).
+def find_desktop_entry(name: str, dirs=None) -> Optional[list[str]]:
+    """The argv of the installed app whose menu name (any language), file name or program is ``name``.
 
-    The Exec line is split like a shell would and its field codes (%u, %F, ...) dropped; it is run without a
-    shell, so nothing in ``name`` is ever interpreted.
+    Entries are looked up as the XDG spec says: the first folder holding a desktop-file id wins, so a user's
+    entry (or a ``Hidden=true`` one) overrides the system's. The Exec line is split like a shell would and its
+    field codes (%u, %F, ...) dropped; it is run without a shell, so nothing in ``name`` is ever interpreted.
+    ``Terminal=true`` apps run inside xterm.
     """
     wanted = name.strip().casefold()
     if not wanted:
         return None
-    for folder in dirs:
+    seen: set[str] = set()
+    for folder in (desktop_dirs() if dirs is None else dirs):
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.desktop")):
+            if path.name in seen:
+                continue
+            seen.add(path.name)
             fields = _desktop_fields(path)
             exec_line = fields.get("Exec")
-            if not exec_line or fields.get("NoDisplay") == "true" or fields.get("Type", "Application") != "Application":
+            if (not exec_line or "true" in (fields.get("NoDisplay"), fields.get("Hidden"))
+                    or fields.get("Type", "Application") != "Application"):
                 continue
             try:
                 argv = [a for a in shlex.split(exec_line) if not (len(a) == 2 and a.startswith("%"))]
             except ValueError:
                 continue
-            names = {fields.get("Name", "").casefold(), path.stem.casefold(), Path(argv[0]).name.casefold() if argv else ""}
-            if wanted in names and argv:
-                return argv
+            if not argv:
+                continue
+            names = {v.casefold() for k, v in fields.items() if k == "Name" or k.startswith("Name[")}
+            names |= {path.stem.casefold(), Path(argv[0]).name.casefold()}
+            if wanted in names:
+                return (["xterm", "-e", *argv] if fields.get("Terminal") == "true" else argv)
     return None
 
 

@@ -115,6 +115,12 @@ class DesktopSession:
         if not display:
             raise SessionError("no X display: set DISPLAY, or use --virtual to start a private one")
         env = dict(os.environ, DISPLAY=display)
+        if env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland":
+            # XWayland: screenshots miss native Wayland windows and XTest reaches only X clients
+            import warnings
+
+            warnings.warn("this is a Wayland session: Handa sees and drives only its X11 (XWayland) windows",
+                          RuntimeWarning, stacklevel=2)
         session = cls(display=display, env=env, virtual=False, scale=scale or 1.0, started_at=time.time())
         session._check_display()
         if env.get("DBUS_SESSION_BUS_ADDRESS"):

@@ -224,6 +224,15 @@ def test_desktop_entries_resolve_to_argv_without_a_shell(tmp_path):
     assert find_desktop_entry("demo-edit", dirs=(tmp_path,)) == ["demo-edit", "--new-window"]
     assert find_desktop_entry("hidden", dirs=(tmp_path,)) is None
     assert find_desktop_entry("; rm -rf /", dirs=(tmp_path,)) is None
+    # localized names, terminal apps, and the user's entry overriding (or hiding) the system's
+    (tmp_path / "top.desktop").write_text("[Desktop Entry]\nType=Application\nName=Top\nName[ko]=작업 관리자\n"
+                                          "Exec=top\nTerminal=true\n", encoding="utf-8")
+    assert find_desktop_entry("작업 관리자", dirs=(tmp_path,)) == ["xterm", "-e", "top"]
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "demo.desktop").write_text("[Desktop Entry]\nType=Application\nName=Demo Editor\nHidden=true\n"
+                                       "Exec=demo-edit\n", encoding="utf-8")
+    assert find_desktop_entry("demo editor", dirs=(user, tmp_path)) is None
 
 
 def test_hidpi_gtk_reports_logical_extents_that_become_physical_pixels():
