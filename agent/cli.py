@@ -243,9 +243,9 @@ def _android_environment(console, stack, task, seed, split, scale, device, adb_h
             except (KeyError, ValueError) as exc:
                 _usage(console, str(exc.args[0] if exc.args else exc))
         phone = instance.device if instance else SimDevice(form="phone", seed=seed, split=split.value, scale=scale)
-        server = stack.enter_context(SimPhoneServer(port=0, expose_keys=(policy == "expert")))
-        device = "handa-sim-1"
-        server.add(device, phone)
+        server = stack.enter_context(SimPhoneServer(port=0))
+        device = "emulator-5554"
+        server.add(device, phone, expose_keys=(policy == "expert"))  # only sim experts may read sim keys
         adb_host, adb_port = "127.0.0.1", server.port
     elif task is not None:
         _usage(console, "--task plays a sim task: leave out --device to run it on the simulated phone")

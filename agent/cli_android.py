@@ -38,8 +38,10 @@ def sim_cmd(
     and the on-device uiautomator2 JSON-RPC server behind tcp:9008. Point a client at it with
     ANDROID_ADB_SERVER_PORT=PORT, or `handa android tree --adb-port PORT --device SERIAL`.
     """
+    from agent.cli_desktop import exit_on_signals
     from controllers.android.simphone.phone import serve
 
+    exit_on_signals()
     console = Console(stderr=True)
     try:
         server = serve(adb_port=adb_port, devices=devices, seed=seed, split=split)
@@ -47,8 +49,8 @@ def sim_cmd(
         console.print(f"[red]error:[/red] cannot serve on port {adb_port}: {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
     console.print(f"serving {devices} simulated phone(s) on 127.0.0.1:{server.port}: "
-                  f"{', '.join(server.serials())}  (Ctrl-C stops)")
-    print(json.dumps({"adb_port": server.port, "serials": server.serials()}), flush=True)
+                  f"{', '.join(p.serial for p in server.phones)}  (Ctrl-C stops)")
+    print(json.dumps({"adb_port": server.port, "serials": [p.serial for p in server.phones]}), flush=True)
     try:
         while True:
             time.sleep(3600)
