@@ -49,7 +49,7 @@ import uiautomator2
 from pydantic import ValidationError
 from uiautomator2 import exceptions as u2e
 
-from controllers.actions import Scroll, TypeText, parse_action
+from controllers.actions import SECRET_MASK, Scroll, TypeText, parse_action
 from controllers.android.hierarchy import HierarchyError, ParsedTree, parse_hierarchy
 from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
 from controllers.coords import PixelPoint, TargetError, element_center, resolve_target
@@ -86,7 +86,10 @@ PACKAGE_RE = re.compile(r"^[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+$")
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().replace("\n", " ")
+    # uiautomator2's RPC errors carry (message, params, stack trace): the params may hold typed text
+    args = getattr(exc, "args", ())
+    text = args[0] if len(args) > 1 and isinstance(args[0], str) else str(exc)
+    text = text.strip().replace("\n", " ")
     if len(text) > 240:
         text = text[:237] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -494,6 +497,14 @@ class AndroidController(BaseController):
 
     # typing and keys
     def _type(self, action: TypeText, obs: Observation) -> ActionResult:
+        try:
+            return self._type_into(action, obs)
+        except ControllerError as exc:
+            if action.secret and action.text and action.text in str(exc):  # never echo a secret
+                raise type(exc)(str(exc).replace(action.text, SECRET_MASK)) from None
+            raise
+
+    def _type_into(self, action: TypeText, obs: Observation) -> ActionResult:
         points, el = [], None
         if action.target is not None:
             p, el = resolve_target(action.target, obs)

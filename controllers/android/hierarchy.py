@@ -40,8 +40,10 @@ description. Text fields and sliders keep their text as ``value`` (a text field'
 description): a password field's value is masked as ``•`` per character, and a field whose text equals its
 hint while it is not focused (old API levels report the hint as the text of an empty field) has an empty value.
 
-Speed: expat with one pass over the document and validated models built directly (frozen states shared):
-a 1,000-node dump parses in ~6 ms here (``benchmarks/android_bench.py``).
+Speed: one expat pass; elements are built the way ``model_construct`` builds them, without its overhead (the
+values are valid by construction; the tests check they equal validated models), and equal state sets share
+one frozen ``ElementStates``. A 1,000-node dump parses in ~9 ms (p50) on a busy 2-core machine, about half of
+it expat's own tokenizing (``benchmarks/android_bench.py``).
 """
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import threading
 import time
 import types
 
-import adbutils
 from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
 import pytest
 from PIL import Image
@@ -16,7 +15,7 @@ from uiautomator2 import exceptions as u2e
 from controllers.actions import (Click, Drag, Frame, Key, LongPress, OpenApp, Scroll, Swipe, System, TypeText, Wait,
                                  element, point, select)
 from controllers.android.controller import AndroidController, BoundedAdbClient
-from controllers.base import ControllerError, DeviceLost
+from controllers.base import DeviceLost
 from controllers.elements import Platform, Rect, Role
 from tests.controllers.android.test_hierarchy import dump, node
 
@@ -434,6 +433,17 @@ def test_construction_fails_clearly_and_connecting_is_bounded():
         AndroidController("emu-9", connector=lambda: gate.wait(30), connect_timeout=0.2)
     gate.set()
     assert time.monotonic() - start < 2 and "longer than 0.2s" in str(info.value)
+
+
+def test_errors_never_echo_a_secret():
+    ctl, stub, _ = make(Stub(xml=FOCUSED))
+    stub.faults["send_keys"] = [u2e.RPCUnknownError("Unknown RPC error: -32001 x", [None, "hunter2"], "trace")] * 2
+    r = ctl.execute(TypeText(text="hunter2", secret=True))
+    assert not r.ok and "RPCUnknownError" in r.error and "hunter2" not in r.error
+    stub.faults["send_keys"] = [BrokenPipeError("hunter2"), BrokenPipeError("lost hunter2")]
+    with pytest.raises(DeviceLost) as info:
+        ctl.execute(TypeText(text="hunter2", secret=True))
+    assert "hunter2" not in str(info.value) and "••••••" in str(info.value)
 
 
 def test_current_app_without_focus_is_empty_not_lost():

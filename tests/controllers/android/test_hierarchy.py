@@ -345,7 +345,8 @@ def test_old_api_levels_without_resource_ids_and_late_attributes():
     field = tree.elements[2]
     assert field.value == "To" and field.hint == ""
     # attributes missing altogether (very old or trimmed dumps) default sensibly
-    bare = parse_hierarchy('<hierarchy><node class="android.widget.Button" bounds="[0,0][10,10]" text="x" /></hierarchy>')
+    bare = parse_hierarchy('<hierarchy><node class="android.widget.Button" bounds="[0,0][10,10]" text="x" />'
+                           '</hierarchy>')
     assert bare.elements[0].states.enabled and bare.elements[0].app == ""
 
 
@@ -441,7 +442,8 @@ def test_malformed_dumps_raise_a_clear_error(bad, why):
 
 def test_nodes_without_bounds_and_unknown_tags_are_warned_about():
     xml = dump(node("android.widget.FrameLayout", (0, 0, 1080, 2400),
-                    '<node class="android.widget.Button" text="no bounds"><node text="inner" bounds="[0,0][5,5]"/></node>',
+                    '<node class="android.widget.Button" text="no bounds">'
+                    '<node text="inner" bounds="[0,0][5,5]"/></node>',
                     "<extra><node text=\"odd\" bounds=\"[0,0][5,5]\" /></extra>",
                     node("android.widget.Button", (0, 0, 100, 100), text="fine", clickable=True)))
     tree = parse_hierarchy(xml, SCREEN)
