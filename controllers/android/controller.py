@@ -46,13 +46,12 @@ from typing import Any, Callable, Optional
 import adbutils
 import requests
 import uiautomator2
-from pydantic import ValidationError
 from uiautomator2 import exceptions as u2e
 
-from controllers.actions import SECRET_MASK, Scroll, TypeText, parse_action
+from controllers.actions import SECRET_MASK, Scroll, TypeText
 from controllers.android.hierarchy import HierarchyError, ParsedTree, parse_hierarchy
 from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
-from controllers.coords import PixelPoint, TargetError, element_center, resolve_target
+from controllers.coords import PixelPoint, element_center, resolve_target
 from controllers.elements import Observation, Orientation, Platform, Rect, ScreenFrame, UIElement
 from controllers.selectors import find
 
@@ -377,29 +376,11 @@ class AndroidController(BaseController):
         return self.wait_for_settle(timeout)
 
     # ------------------------------------------------------------ acting
-    def execute(self, action: Any) -> ActionResult:
-        self._check_open()
-        start = time.perf_counter()
-        try:
-            data = action if isinstance(action, (dict, str, bytes)) else action.model_dump(mode="json")
-            action = parse_action(data)
-            obs = self._last or self.observe()
-            result = self._dispatch(action, obs)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            result = ActionResult(ok=False, error=f"invalid action at {where or 'action'}: {err['msg']}")
-        except TargetError as exc:
-            result = ActionResult(ok=False, error=str(exc))
-        except DeviceLost:
-            raise
-        except ControllerError as exc:
-            result = ActionResult(ok=False, error=str(exc))
-        except (AttributeError, TypeError, ValueError) as exc:
-            result = ActionResult(ok=False, error=f"not an action: {type(exc).__name__}: {exc}")
-        result.duration_ms = (time.perf_counter() - start) * 1000
-        self._last = None
-        return result
+    def _platform_failure(self, exc: Exception) -> ActionResult:
+        """A call the device answered with an error (after its retry) fails the action; anything else propagates."""
+        if isinstance(exc, ControllerError):
+            return ActionResult(ok=False, error=str(exc))
+        raise exc
 
     def _tap(self, p: PixelPoint) -> None:
         if self._rpc("click", p.x, p.y) is False:
