@@ -291,7 +291,7 @@ def _desktop_environment(console, stack, task, seed, scale, virtual, display, la
     if policy == "expert" and web_task is None:
         _usage(console, "the expert policy needs a task: pass --task web.ID (see `handa desktop tasks`)")
     # entered before the desktop, so they are cleaned up after Chromium is gone
-    profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="handa-chromium-")) if web_task else None
+    profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="handa-chromium-", ignore_cleanup_errors=True)) if web_task else None
     try:
         session = stack.enter_context(open_desktop(console, virtual=virtual, display=display, launch=launch,
                                                    size=size, scale=scale if virtual or scale != 1.0 else None))

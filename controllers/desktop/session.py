@@ -88,6 +88,11 @@ class LaunchedApp:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def stop(self) -> None:
+        """Stop the app and every process it started (Chromium's network and GPU helpers write into its profile
+        after the main process exits: a profile folder is only safe to delete once the whole group is gone)."""
+        _stop_group(self.process)
+
 
 @dataclass
 class DesktopSession:

@@ -1,10 +1,11 @@
 """A local HTTP server for the web task pages, and the states they report.
 
-``TaskServer`` serves the pages in ``tasks/web/pages`` (nothing else) on
-127.0.0.1 at a free port, in a daemon thread. Each page reads its configuration
-from the URL query (``?session=ID&...``) and, after every change and once on
-load, POSTs its full state as a JSON object to ``/state/<session>``; the server
-keeps the latest state per session for the success checks.
+``TaskServer`` serves the pages in ``tasks/web/pages`` and the scripts they share
+(``pages/*.js``, e.g. ``common.js``), nothing else, on 127.0.0.1 at a free port, in
+a daemon thread. Each page reads its configuration from the URL query
+(``?session=ID&...``) and, after every change and once on load, POSTs its full
+state as a JSON object to ``/state/<session>``; the server keeps the latest state
+per session for the success checks.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 MAX_STATE_BYTES = 256 * 1024
 SESSION_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 PAGE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.html$")
+SCRIPT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.js$")  # the scripts the pages share, e.g. common.js
+SERVED = ((PAGE_RE, "text/html; charset=utf-8"), (SCRIPT_RE, "text/javascript; charset=utf-8"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,11 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         name = path[1:]
         file = PAGES_DIR / name
-        # only a plain page name: no folders, no dots but the extension, no other file types
-        if not PAGE_RE.match(name) or not file.is_file() or file.resolve().parent != PAGES_DIR:
+        # only a plain page or script name: no folders, no dots but the extension, no other file types
+        content_type = next((ctype for pattern, ctype in SERVED if pattern.match(name)), None)
+        if content_type is None or not file.is_file() or file.resolve().parent != PAGES_DIR:
             self._error(HTTPStatus.NOT_FOUND, "no such page")
             return
-        self._send(HTTPStatus.OK, file.read_bytes(), "text/html; charset=utf-8")
+        self._send(HTTPStatus.OK, file.read_bytes(), content_type)
 
     do_HEAD = do_GET
 

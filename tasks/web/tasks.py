@@ -324,30 +324,50 @@ def seek(view: View, name: str, roles: Optional[Iterable[Role]] = None) -> tuple
 
 
 class WebTask(ABC):
-    """A task on one page of ``tasks/web/pages``."""
+    """A task on one page of ``tasks/web/pages``.
+
+    A template samples its parameters (``sample``), configures its page with some
+    of them (``query``: by default ``query_params`` as JSON), judges the state its
+    page reports (``check``, called by ``is_successful`` only for a state from that
+    page) and plays the expert on each observation read as a ``View`` (``expert``).
+    """
 
     id: ClassVar[str] = ""
     page: ClassVar[str] = ""
     goals: ClassVar[list[str]] = []
     steps_hint: ClassVar[int] = 1  # typical expert actions, not counting done/answer
     secret_params: ClassVar[tuple[str, ...]] = ()
+    query_params: ClassVar[tuple[str, ...]] = ()  # the params the page reads from its URL query, as JSON
     description: ClassVar[str] = ""
 
     @abstractmethod
     def sample(self, rng: random.Random) -> dict[str, Any]:
         """Parameters for one instance (JSON-ready)."""
 
-    @abstractmethod
     def query(self, params: dict[str, Any]) -> dict[str, str]:
         """The page's configuration for this instance, as URL query values (never a secret)."""
+        return {name: _js(params[name]) for name in self.query_params}
 
-    @abstractmethod
     def is_successful(self, state: Optional[dict], params: dict[str, Any], answer: Optional[str] = None) -> bool:
         """Whether the page's reported state (and the answer, for questions) shows the task done."""
+        return isinstance(state, dict) and state.get("page") == self.page_name and self.check(state, params, answer)
 
     @abstractmethod
+    def check(self, state: dict, params: dict[str, Any], answer: Optional[str]) -> bool:
+        """``is_successful`` for a state that this task's page reported."""
+
     def act(self, obs: Observation, params: dict[str, Any], history: list[HistoryEntry]) -> Any:
         """The expert's next action for this observation."""
+        return self.expert(View(obs), params, history)
+
+    @abstractmethod
+    def expert(self, v: View, params: dict[str, Any], history: list[HistoryEntry]) -> Any:
+        """``act`` on the observation read as a ``View``."""
+
+    @property
+    def page_name(self) -> str:
+        """What the page reports as its ``page``: its file name without ``.html``."""
+        return self.page.removesuffix(".html")
 
     @property
     def multi_step(self) -> bool:
@@ -380,10 +400,6 @@ def get_web_task(task_id: str) -> WebTask:
 
 def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _state_ok(state: Optional[dict], page: str) -> bool:
-    return isinstance(state, dict) and state.get("page") == page
 
 
 # ---------------------------------------------------------------- data
@@ -438,6 +454,7 @@ class SignUp(WebTask):
     page = "signup.html"
     steps_hint = 9
     secret_params = ("password",)
+    query_params = ("plans", "prefill")
     description = "Fill in the sign-up form (free text with < > & and Korean, a dropdown, a password) and submit it."
     goals = [
         'Sign up as {name} with the email {email} and the password {password}, choose the {plan} plan, '
@@ -463,12 +480,7 @@ class SignUp(WebTask):
         return {"name": name, "email": email, "password": password, "about": rng.choice(ABOUT), "plan": plan,
                 "plans": plans, "prefill": prefill}
 
-    def query(self, params):
-        return {"plans": _js(params["plans"]), "prefill": _js(params["prefill"])}
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "signup"):
-            return False
+    def check(self, state, params, answer):
         sub = state.get("submitted")
         if not isinstance(sub, dict):
             return False
@@ -477,8 +489,7 @@ class SignUp(WebTask):
                 and same_text(sub.get("about"), params["about"]) and sub.get("plan") == params["plan"]
                 and sub.get("agree") is True and sub.get("password_sha256") == pw_hash)
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         for label, want in (("Full name", params["name"]), ("Email", params["email"])):
             e, move = seek(v, label, FIELD_ROLES)
             if e is None:
@@ -517,28 +528,38 @@ class SignUp(WebTask):
 # ---------------------------------------------------------------- settings
 
 
-def _settings_sample(rng: random.Random) -> dict[str, Any]:
-    switches = [[label, rng.random() < 0.5] for label in rng.sample(SWITCHES, 6)]
-    boxes = [[label, rng.random() < 0.5] for label in rng.sample(CHECKBOXES, 3)]
-    slider = {"label": rng.choice(SLIDERS), "value": rng.randrange(0, 101)}
-    return {"switches": switches, "boxes": boxes, "slider": slider}
+class SettingsTask(WebTask):
+    """A task on the settings page: switches, checkboxes and a slider, sampled alike for every such task."""
 
+    page = "settings.html"
+    query_params = ("switches", "boxes", "slider")
 
-def _settings_query(params: dict[str, Any]) -> dict[str, str]:
-    return {"switches": _js(params["switches"]), "boxes": _js(params["boxes"]), "slider": _js(params["slider"])}
+    def sample(self, rng):
+        switches = [[label, rng.random() < 0.5] for label in rng.sample(SWITCHES, 6)]
+        boxes = [[label, rng.random() < 0.5] for label in rng.sample(CHECKBOXES, 3)]
+        slider = {"label": rng.choice(SLIDERS), "value": rng.randrange(0, 101)}
+        return {"switches": switches, "boxes": boxes, "slider": slider}
+
+    @staticmethod
+    def toggles_ok(state: dict, params: dict[str, Any], changed: Optional[tuple[str, str, bool]] = None) -> bool:
+        """Whether the switches and checkboxes are as sampled but for ``changed``: (kind, label, on)."""
+        want = {"switch": dict(params["switches"]), "checkbox": dict(params["boxes"])}
+        if changed is not None:
+            kind, label, on = changed
+            want[kind][label] = on
+        return state.get("switches") == want["switch"] and state.get("checkboxes") == want["checkbox"]
 
 
 @register
-class SettingsToggle(WebTask):
+class SettingsToggle(SettingsTask):
     id = "web.settings_toggle"
-    page = "settings.html"
     steps_hint = 1
     description = "Turn one named switch or checkbox on or off (the others stay as they are)."
     goals = ["Turn {state} {label}", "Switch {label} {state} in the settings", "{label} {onoff_ko}줘",
              "Please make sure {label} is {state}.", "설정에서 {label} 항목을 {state_ko}으로 바꿔줘"]
 
     def sample(self, rng):
-        p = _settings_sample(rng)
+        p = super().sample(rng)
         rows = [("switch", r) for r in p["switches"]] + [("checkbox", r) for r in p["boxes"]]
         kind, (label, initial) = rng.choice(rows)
         on = not initial
@@ -546,19 +567,10 @@ class SettingsToggle(WebTask):
                  state_ko="켬" if on else "끔")
         return p
 
-    def query(self, params):
-        return _settings_query(params)
+    def check(self, state, params, answer):
+        return self.toggles_ok(state, params, (params["kind"], params["label"], params["on"]))
 
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "settings"):
-            return False
-        want = {label: on for label, on in params["switches"]}
-        want_boxes = {label: on for label, on in params["boxes"]}
-        (want if params["kind"] == "switch" else want_boxes)[params["label"]] = params["on"]
-        return state.get("switches") == want and state.get("checkboxes") == want_boxes
-
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         e = v.toggle(params["label"])
         if e is None:
             return v.scroll("down", v.root)
@@ -570,35 +582,26 @@ class SettingsToggle(WebTask):
 
 
 @register
-class SettingsSlider(WebTask):
+class SettingsSlider(SettingsTask):
     id = "web.settings_slider"
-    page = "settings.html"
     steps_hint = 2
     description = "Set the range slider to a percentage (drag close, then arrow keys)."
     goals = ["Set {label} to {value}%", "Change the {label} slider to {value}", "{label} {value}%로 맞춰줘",
              "Move the {label} slider so it reads {value}%."]
 
     def sample(self, rng):
-        p = _settings_sample(rng)
+        p = super().sample(rng)
         value = rng.randrange(0, 101, 5)
         while abs(value - p["slider"]["value"]) < 15:
             value = rng.randrange(0, 101, 5)
         p.update(label=p["slider"]["label"], value=value)
         return p
 
-    def query(self, params):
-        return _settings_query(params)
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "settings"):
-            return False
+    def check(self, state, params, answer):
         slider = state.get("slider") or {}
-        return (slider.get("value") == params["value"]
-                and state.get("switches") == {label: on for label, on in params["switches"]}
-                and state.get("checkboxes") == {label: on for label, on in params["boxes"]})
+        return slider.get("value") == params["value"] and self.toggles_ok(state, params)
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         s, move = seek(v, params["label"], {Role.slider, Role.unknown})
         if s is None:
             return move
@@ -645,6 +648,21 @@ def _dismiss(v: View, d: UIElement) -> Any:
     return click(cancel) if cancel is not None else Key(keys=["escape"])
 
 
+def _handle_dialog(v: View, confirm: Optional[str] = None) -> Optional[Any]:
+    """None without an open dialog; else OK in it when it speaks of ``confirm``, or else a move that dismisses it."""
+    d = v.dialog()
+    if d is None:
+        return None
+    ok = v.first("OK", BUTTON_ROLES, within=d) if confirm is not None and v.says(confirm, within=d) else None
+    return click(ok) if ok is not None else _dismiss(v, d)
+
+
+def _back_button(v: View) -> Optional[UIElement]:
+    """The shown "Back to files" button of an open file's details; None on the list."""
+    back = v.first("Back to files", BUTTON_ROLES)
+    return back if back is not None and v.shown(back) else None
+
+
 def _reach_file(v: View, name: str, via: str) -> tuple[Optional[UIElement], Optional[Any]]:
     """(the row of file ``name``, None) once in view; else (None, a move toward it): search or scroll."""
     search = v.first("Search files", FIELD_ROLES)
@@ -663,40 +681,39 @@ def _reach_file(v: View, name: str, via: str) -> tuple[Optional[UIElement], Opti
     return (None, move) if move is not None else (row, None)
 
 
-@register
-class DeleteFile(WebTask):
-    id = "web.delete_file"
+class FilesTask(WebTask):
+    """A task on the files page: a long list of 40 files, sampled alike for every such task."""
+
     page = "files.html"
+    query_params = ("files",)
+
+    def sample(self, rng):
+        return {"files": _files_sample(rng)}
+
+
+@register
+class DeleteFile(FilesTask):
+    id = "web.delete_file"
     steps_hint = 5
     description = "Delete a file far down a long list through its right-click menu and confirm the dialog."
     goals = ["Delete the file {file}", "Remove {file} from the files list (confirm when asked)",
              "{file} 파일을 삭제해줘", "Right-click {file}, choose Delete and confirm."]
 
     def sample(self, rng):
-        files = _files_sample(rng)
-        target = files[rng.randrange(24, len(files))][0]
-        return {"files": files, "file": target}
+        p = super().sample(rng)
+        p["file"] = p["files"][rng.randrange(24, len(p["files"]))][0]
+        return p
 
-    def query(self, params):
-        return {"files": _js(params["files"])}
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "files"):
-            return False
+    def check(self, state, params, answer):
         names = [f[0] for f in params["files"]]
         return (state.get("deleted") == [params["file"]] and not state.get("renamed")
                 and state.get("files") == [n for n in names if n != params["file"]])
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         name = params["file"]
-        d = v.dialog()
-        if d is not None:
-            if v.says(name, within=d):
-                ok = v.first("OK", BUTTON_ROLES, within=d)
-                if ok is not None:
-                    return click(ok)
-            return _dismiss(v, d)
+        move = _handle_dialog(v, confirm=name)
+        if move is not None:
+            return move
         if v.says("Deleted", name):
             return done(f"deleted {name}")
         menu = v.menu()
@@ -706,24 +723,23 @@ class DeleteFile(WebTask):
                 if item is not None:
                     return click(item)
             return Key(keys=["escape"])
-        back = v.first("Back to files", BUTTON_ROLES)
-        if back is not None and v.shown(back):
+        back = _back_button(v)
+        if back is not None:
             return click(back)
         row, move = _reach_file(v, name, "scroll")
         return move if row is None else click(row, button="right")
 
 
 @register
-class FileQuestion(WebTask):
+class FileQuestion(FilesTask):
     id = "web.file_question"
-    page = "files.html"
     steps_hint = 3
     description = "Open a file's details by double click (searching or scrolling to it) and answer a question."
     goals = ["Open {file} and tell me its {field_en}.", "What is the {field_en} of the file {file}?",
              "{file} 파일을 열어서 {field_ko}를 알려줘", "Double-click {file} and report its {field_en}."]
 
     def sample(self, rng):
-        files = _files_sample(rng)
+        files = super().sample(rng)["files"]
         via = rng.choice(["search", "scroll"])
         i = rng.randrange(0, len(files)) if via == "search" else rng.randrange(15, len(files))
         key = rng.choice(sorted(FILE_FIELDS))
@@ -733,27 +749,21 @@ class FileQuestion(WebTask):
         return {"files": files, "file": f[0], "field": key, "field_label": label, "field_en": en, "field_ko": ko,
                 "via": via, "expected": expected}
 
-    def query(self, params):
-        return {"files": _js(params["files"])}
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "files") or answer is None:
-            return False
-        if params["file"] not in (state.get("opened_ever") or []):
+    def check(self, state, params, answer):
+        if answer is None or params["file"] not in (state.get("opened_ever") or []):
             return False
         got, want = norm(answer), norm(params["expected"])
         return bool(want) and want in got and len(got) <= len(want) + 40
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         name = params["file"]
-        d = v.dialog()
-        if d is not None:
-            return _dismiss(v, d)
+        move = _handle_dialog(v)
+        if move is not None:
+            return move
         if v.menu() is not None:
             return Key(keys=["escape"])
-        back = v.first("Back to files", BUTTON_ROLES)
-        if back is not None and v.shown(back):
+        back = _back_button(v)
+        if back is not None:
             title = v.first(name, {Role.heading})
             if title is None or not v.shown(title):
                 return click(back)
@@ -775,6 +785,7 @@ class FileQuestion(WebTask):
 class MoveCard(WebTask):
     id = "web.move_card"
     page = "board.html"
+    query_params = ("columns", "cards")
     steps_hint = 1
     description = "Drag a card from one column of a board to another (mouse-based drag)."
     goals = ['Move the card "{card}" to {column}', "Drag {card} into the {column} column",
@@ -788,12 +799,7 @@ class MoveCard(WebTask):
         target = rng.choice([c for c in range(len(columns)) if c != col])
         return {"columns": columns, "cards": cards, "card": card, "column": columns[target]}
 
-    def query(self, params):
-        return {"columns": _js(params["columns"]), "cards": _js(params["cards"])}
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "board"):
-            return False
+    def check(self, state, params, answer):
         cols = state.get("columns")
         if not isinstance(cols, dict):
             return False
@@ -802,8 +808,7 @@ class MoveCard(WebTask):
         want[params["card"]] = params["column"]
         return where == want
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         head = v.first(params["column"], {Role.heading})
         card = v.item(params["card"])
         if head is None or card is None:
@@ -834,16 +839,13 @@ class ReplaceNote(WebTask):
         lines = rng.sample(NOTE_LINES, rng.randrange(2, 4))
         return {"title": rng.choice(NOTE_TITLES), "initial": "\n".join(lines), "text": rng.choice(NOTE_NEW)}
 
-    def query(self, params):
+    def query(self, params):  # plain text, not JSON
         return {"title": params["title"], "text": params["initial"]}
 
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "notes"):
-            return False
+    def check(self, state, params, answer):
         return same_text(state.get("saved_text"), params["text"]) and same_text(state.get("text"), params["text"])
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         note, move = seek(v, "Note", FIELD_ROLES)
         if note is None:
             return move
@@ -870,6 +872,7 @@ class ReplaceNote(WebTask):
 class Unsubscribe(WebTask):
     id = "web.unsubscribe"
     page = "subscriptions.html"
+    query_params = ("subs",)
     steps_hint = 2
     description = "Press a row's Unsubscribe button and confirm the modal dialog with OK."
     goals = ["Unsubscribe from {name}", "Stop the {name} emails", "{name} 구독을 해지해줘",
@@ -882,23 +885,15 @@ class Unsubscribe(WebTask):
         target = rng.choice([n for n, on in subs if on])
         return {"subs": subs, "name": target}
 
-    def query(self, params):
-        return {"subs": _js(params["subs"])}
-
-    def is_successful(self, state, params, answer=None):
-        if not _state_ok(state, "subscriptions"):
-            return False
+    def check(self, state, params, answer):
         want = [n for n, on in params["subs"] if on and n != params["name"]]
         return sorted(state.get("subscribed") or []) == sorted(want) and state.get("dialog_for") is None
 
-    def act(self, obs, params, history):
-        v = View(obs)
+    def expert(self, v, params, history):
         name = params["name"]
-        d = v.dialog()
-        if d is not None:
-            wanted = v.says(name, within=d)
-            ok = v.first("OK", BUTTON_ROLES, within=d) if wanted else None
-            return click(ok) if ok is not None else _dismiss(v, d)
+        move = _handle_dialog(v, confirm=name)
+        if move is not None:
+            return move
         row = v.item(name)
         if row is None:
             return v.scroll("down", v.root)

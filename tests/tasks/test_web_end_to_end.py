@@ -22,7 +22,7 @@ def desktop():
 
 def play(session, server, task_id, seed):
     instance = make_web_instance(task_id, seed, server)
-    with tempfile.TemporaryDirectory(prefix="handa-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="handa-chromium-", ignore_cleanup_errors=True) as profile:
         browser = session.launch(chromium_argv(instance.url, profile, width=1280, height=800), timeout=60)
         try:
             assert wait_for_tree(session, browser.pid)
@@ -31,8 +31,7 @@ def play(session, server, task_id, seed):
                 result = Agent(ctl, WebExpertPolicy(instance), max_steps=25, timeout_s=120,
                                judge=instance.is_successful).run(instance.goal)
         finally:
-            browser.process.terminate()
-            browser.process.wait(10)
+            browser.stop()
     return instance, result
 
 

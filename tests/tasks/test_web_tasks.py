@@ -27,6 +27,7 @@ from tasks.web import WEB_TASKS, TaskServer, WebExpertPolicy, get_web_task, make
 from tasks.web.server import MAX_STATE_BYTES, PAGES_DIR
 
 PAGES = sorted(p.name for p in PAGES_DIR.glob("*.html"))
+SCRIPTS = sorted(p.name for p in PAGES_DIR.glob("*.js"))
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -80,16 +81,32 @@ def test_server_serves_every_page_as_utf8_html(server):
         assert ctype.startswith("text/html") and "utf-8" in ctype
         text = body.decode("utf-8")
         assert '<meta charset="utf-8">' in text
-        assert "fetch(\"/state/\"" in text or "fetch('/state/'" in text
+        assert '<script src="common.js"></script>' in text, f"{page} does not load the shared script"
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), f"{page} loads an external resource"
     status, _, body = _get(server, "/")
-    assert status == 200 and json.loads(body) == PAGES
+    assert status == 200 and json.loads(body) == PAGES, "the index lists the pages only"
+
+
+def test_server_serves_the_shared_script_as_utf8_javascript(server):
+    assert "common.js" in SCRIPTS
+    for script in SCRIPTS:
+        status, ctype, body = _get(server, "/" + script)
+        assert status == 200, script
+        assert ctype == "text/javascript; charset=utf-8"
+        assert body == (PAGES_DIR / script).read_bytes()
+    text = (PAGES_DIR / "common.js").read_text("utf-8")
+    assert "fetch(\"/state/\"" in text or "fetch('/state/'" in text
+    assert not re.search(r"https?:", text), "common.js loads nothing from elsewhere"
+    with pytest.raises(ValueError):
+        server.url("common.js")  # a script is served, but it is no page to open
 
 
 @pytest.mark.parametrize("path", [
     "/../server.py", "/..%2fserver.py", "/%2e%2e/tasks.py", "/%2e%2e%2f%2e%2e%2fREADME.md", "/pages/signup.html",
     "/server.py", "/tasks.py", "/__init__.py", "/signup.html/../../server.py", "/nope.html", "//etc/passwd",
     "/signup.html%00.py", "/.hidden.html", "/SIGNUP.HTML", "/signup.htm",
+    "/../server.js", "/%2e%2e/common.js", "/pages/common.js", "/common.js/../../server.py", "/nope.js",
+    "/COMMON.JS", "/common.js%00.py", "/.common.js", "/common.mjs", "/common.js.map", "/common.json",
 ])
 def test_server_refuses_traversal_and_anything_but_a_page(server, path):
     status, _, body = _get(server, path)
@@ -187,7 +204,7 @@ def _chromium() -> str:
 
 
 def _dump_dom(url: str) -> str:
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         r = subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
                             f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom", url],
