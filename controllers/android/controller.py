@@ -52,7 +52,7 @@ from controllers.actions import SECRET_MASK, Scroll, TypeText
 from controllers.android.hierarchy import HierarchyError, ParsedTree, parse_hierarchy
 from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
 from controllers.coords import PixelPoint, element_center, resolve_target
-from controllers.elements import Observation, Orientation, Platform, Rect, ScreenFrame, UIElement
+from controllers.elements import Observation, Orientation, Platform, Rect, Role, ScreenFrame, UIElement
 from controllers.selectors import find
 
 # failures of the transport or of the device server: one reconnect and retry, then DeviceLost
@@ -309,9 +309,19 @@ class AndroidController(BaseController):
         return (tree, "") if tree.windows else (None, "the hierarchy dump has no windows")
 
     def _strip_keys(self, elements: list[UIElement]) -> None:
-        if not self.expose_keys:
-            for e in elements:
+        """Without ``expose_keys`` every sim-only attribute goes; with it (the sim's experts), the sim's own
+        role, name and value replace what the Android XML could carry of them."""
+        for e in elements:
+            role, name, value = (e.attrs.pop(k, None) for k in ("sim-role", "sim-name", "sim-value"))
+            if not self.expose_keys:
                 e.attrs.pop("sim-key", None)
+                continue
+            if role is not None:
+                e.role = Role.parse(role)
+            if name is not None:
+                e.name = name
+            if value is not None and not e.states.password:
+                e.value = value
 
     def observe(self) -> Observation:
         self._check_open()

@@ -347,6 +347,8 @@ def parse_hierarchy(xml: str | bytes, screen: Optional[Rect] = None) -> ParsedTr
             name, value = desc, text
             if role is TEXT_FIELD and text and text == hint and not focused:
                 value = ""
+            elif role is not TEXT_FIELD and value.endswith(".0") and value[:-2].lstrip("-").isdigit():
+                value = value[:-2]  # a SeekBar reports its progress as a float ("50.0"): the contract says "50"
         if password and text:
             value = MASK * len(value)
             if name == text:

@@ -252,6 +252,9 @@ class HierarchyDumper:
         self._tail(a, order, hint)
         if self.expose_keys:
             a["sim-key"] = el.attrs.get("sim-key", getattr(node, "key", ""))
+            # the sim's own reading of the node, which Android's XML cannot carry (a row's value, a heading, a
+            # menu): only the sim's experts see these, as they alone see sim-key
+            a["sim-role"], a["sim-name"], a["sim-value"] = el.role.value, el.name, el.value
         return a
 
     def _tail(self, a: dict[str, str], order: int, hint: str) -> None:
@@ -289,9 +292,7 @@ class HierarchyDumper:
             "bounds": f"[{left},{b.top}][{right},{b.bottom}]",
         })
         self._tail(a, index + 1, "")
-        key = f"{parent.key}#value"
-        if self.expose_keys:
-            a["sim-key"] = key
+        key = f"{parent.key}#value"  # no sim-key attribute: the sim has no such node for its experts to count
         return XNode(a, None, key, synthetic=True)
 
     # ------------------------------------------------------------ text
