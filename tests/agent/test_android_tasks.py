@@ -44,3 +44,43 @@ def test_the_expert_solves_the_task_through_uiautomator2(server, task_id):
     finally:
         server.remove(serial)
     assert result.success, f"{result.reason.value} after {result.steps} steps: {result.message}"
+
+
+class GoOfflineMidRun:
+    """Plays the expert, and takes the phone off the adb server before its third decision."""
+
+    name = "offline"
+
+    def __init__(self, inst, phone):
+        self.inner, self.phone, self.calls = ExpertPolicy(inst), phone, 0
+
+    def reset(self, goal):
+        self.inner.reset(goal)
+
+    def decide(self, goal, obs, history):
+        self.calls += 1
+        if self.calls == 3:
+            self.phone.offline(True)
+        return self.inner.decide(goal, obs, history)
+
+
+def test_a_phone_that_drops_mid_run_is_a_clear_error_and_the_recording_is_finished(server, tmp_path):
+    from agent.loop import StopReason
+    from agent.recording import Recorder, load_recording
+
+    inst = make_instance("contacts.add_contact", 2, "phone")
+    phone = server.add("emulator-9000", inst.device, expose_keys=True, preload_jar=True)
+    try:
+        with AndroidController("emulator-9000", adb_port=server.port, expose_keys=True, io_timeout=5) as ctl:
+            recorder = Recorder(tmp_path)
+            recorder.start(goal=inst.goal, policy="offline", platform="android", device="android:emulator-9000",
+                           screen=ctl.screen)
+            result = Agent(ctl, GoOfflineMidRun(inst, phone), recorder, max_steps=20,
+                           judge=inst.is_successful).run(inst.goal)
+    finally:
+        server.remove("emulator-9000")
+    assert result.reason == StopReason.device_error and not result.success
+    assert "emulator-9000" in result.message
+    rec = load_recording(result.recording)
+    assert rec.complete and rec.manifest.outcome.reason == "device_error"
+    assert len(rec.steps) == 2 and all(s.action is not None for s in rec.steps)
