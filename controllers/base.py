@@ -65,6 +65,20 @@ class Controller(Protocol):
     def __exit__(self, *exc: Any) -> None: ...
 
 
+def type_target(action: Any, obs: Observation) -> tuple[list[PixelPoint], Any, Optional[ActionResult]]:
+    """Where a ``type`` action goes: ([pixel], element or None, None); ([], None, None) without a target (the
+    focused field); or a refusal when the target is an element that cannot be typed into."""
+    from controllers.coords import resolve_target
+
+    if action.target is None:
+        return [], None, None
+    p, el = resolve_target(action.target, obs)
+    if el is not None and not el.states.editable:
+        return [p], el, ActionResult(ok=False, error=f"element #{el.id} ({el.role.value} {el.label!r}) is not "
+                                                     "editable", points=[p], element_id=el.id)
+    return [p], el, None
+
+
 class BaseController:
     """Shared plumbing: context manager, ``execute`` around a platform's ``_dispatch``, settle-by-polling.
 

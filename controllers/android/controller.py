@@ -50,7 +50,7 @@ from uiautomator2 import exceptions as u2e
 
 from controllers.actions import SECRET_MASK, Scroll, TypeText
 from controllers.android.hierarchy import HierarchyError, ParsedTree, parse_hierarchy
-from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
+from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost, type_target
 from controllers.coords import PixelPoint, element_center, resolve_target
 from controllers.elements import Observation, Orientation, Platform, Rect, Role, ScreenFrame, UIElement
 from controllers.selectors import find
@@ -496,14 +496,11 @@ class AndroidController(BaseController):
             raise
 
     def _type_into(self, action: TypeText, obs: Observation) -> ActionResult:
-        points, el = [], None
-        if action.target is not None:
-            p, el = resolve_target(action.target, obs)
-            points = [p]
-            if el is not None and not el.states.editable:
-                return ActionResult(ok=False, error=f"element #{el.id} ({el.role.value} {el.label!r}) is not "
-                                                    "editable", points=points, element_id=el.id)
-            self._tap(p)
+        points, el, refusal = type_target(action, obs)
+        if refusal is not None:
+            return refusal
+        if points:
+            self._tap(points[0])
             if self.focus_delay:
                 time.sleep(self.focus_delay)
         elif obs.elements and not any(e.states.focused and e.states.editable for e in obs.elements):

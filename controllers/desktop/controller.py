@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from controllers.actions import TypeText
-from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost
+from controllers.base import ActionResult, BaseController, ControllerError, DeviceLost, type_target
 from controllers.coords import PixelPoint, TargetError, resolve_target
 from controllers.desktop.input import WHEEL_STEP_PX, XInput
 from controllers.desktop.session import DesktopSession, SessionError
@@ -246,14 +246,11 @@ class DesktopController(BaseController):
         return ActionResult(ok=True, info={"effect": "terminal"})  # answer / done
 
     def _type(self, action: TypeText, obs: Observation) -> ActionResult:
-        points, el = [], None
-        if action.target is not None:
-            p, el = resolve_target(action.target, obs)
-            points = [p]
-            if el is not None and not el.states.editable:
-                return ActionResult(ok=False, error=f"element #{el.id} ({el.role.value} {el.label!r}) is not "
-                                                    "editable", points=points, element_id=el.id)
-            self.input.click(p.x, p.y)
+        points, el, refusal = type_target(action, obs)
+        if refusal is not None:
+            return refusal
+        if points:
+            self.input.click(points[0].x, points[0].y)
             time.sleep(0.05)  # let the focus move before the first key
         if action.clear:
             self.input.press(["ctrl", "a"])
