@@ -249,3 +249,14 @@ class InHousePolicy:
         self.tried.add(fp, action)
         return Decision(action=action, confidence=picked["confidence"],
                         raw={k: v for k, v in picked.items() if k != "confidence"})
+
+    def teacher_force(self, action: Any, observation: Observation) -> None:
+        """Remember ``action`` as what was done on ``observation`` instead of this policy's own last decision
+        (offline evaluation replays the recorded actions, so memory must hold those, as the live loop would)."""
+        fp = observation.fingerprint()
+        self._last, self._last_fp = (action, observation), fp
+        tried = self.tried.get(fp)
+        if tried:
+            tried[-1] = action
+        else:
+            self.tried.add(fp, action)
