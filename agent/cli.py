@@ -34,6 +34,12 @@ def _add_model_commands() -> None:
     app.add_typer(model_app, name="model")
     app.add_typer(desktop_app, name="desktop")
     app.add_typer(android_app, name="android")
+    from agent.cli_eval import eval_cmd
+    from agent.suite.cli import schema_suite, suite_app
+
+    app.command("eval")(eval_cmd)
+    app.add_typer(suite_app, name="suite")
+    schema_app.command("suite")(schema_suite)
 
 
 _add_model_commands()
@@ -423,31 +429,77 @@ def view(recording: Path = typer.Argument(..., help="A recording folder."),
 
 @app.command()
 def replay(recording: Path = typer.Argument(..., help="A sim recording folder."),
+           mode: str = typer.Option("exact", help="`exact`: the recorded element ids and points, every screen "
+                                                 "compared; `robust`: each recorded target found again by its "
+                                                 "element signature (role, label, id, neighbours), the screen let "
+                                                 "settle after each action."),
+           repair: bool = typer.Option(False, "--repair", help="Robust: hand a diverging step to --policy instead "
+                                                              "of stopping, then go on with the recording."),
+           policy: str = typer.Option("inhouse", help="Who repairs with --repair: `inhouse` (Handa's own model) "
+                                                     "or `expert` (the sim task's expert)."),
+           seed: Optional[int] = typer.Option(None, help="Rebuild the task from this seed instead of the recorded "
+                                                         "one (new data and parameters too)."),
+           look_seed: Optional[int] = typer.Option(None, "--look-seed", help="Draw the looks (theme, labels, "
+                                                   "layout, screen size) from this seed; data and task stay."),
+           split: Optional[SplitName] = typer.Option(None, help="Rebuild on this split instead of the recorded one."),
            json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line.")) -> None:
-    """Re-execute a sim recording and report whether the final state matches.
+    """Re-execute a sim recording, exactly or robustly, and report every step.
 
-    Exit status: 0 when it matches, 1 when it does not or cannot be replayed.
+    Exit status: 0 when the replay holds (exact: every screen and the final state match; robust: the task
+    succeeded), 1 when it does not or cannot be replayed, 2 on a usage error.
     """
     from agent.recording import RecordingError, load_recording
+    from agent.replay import MODES, REPAIR_POLICIES, ReplaySetupError
     from agent.replay import replay as do_replay
 
     console = Console(stderr=True)
+    if mode not in MODES:
+        _usage(console, f"--mode must be {' or '.join(MODES)}, not {mode!r}")
+    if policy not in REPAIR_POLICIES:
+        _usage(console, f"--policy must be {' or '.join(REPAIR_POLICIES)}, not {policy!r}")
+    if repair and mode != "robust":
+        _usage(console, "--repair needs --mode robust")
     if not recording.exists():
         _usage(console, f"{recording}: no such recording folder")
     try:
-        report = do_replay(load_recording(recording))
+        report = do_replay(load_recording(recording), mode, seed=seed, look_seed=look_seed,
+                           split=split.value if split else None, repair=repair, policy=policy)
     except RecordingError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED)
+    except ReplaySetupError as exc:  # e.g. the expert repairing a recording of no task
+        _usage(console, str(exc))
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+    marks = {"matched": "[green]✓[/green]", "terminal": "[green]■[/green]", "repaired": "[yellow]↻[/yellow]",
+             "skipped": "[yellow]»[/yellow]"}
     for s in report.steps:
-        mark = "[green]✓[/green]" if s.screen_matches and s.ok else "[red]✗[/red]"
-        console.print(f"{s.index + 1:>4} {mark} screen {'same' if s.screen_matches else 'differs'}"
-                      f"{'  ' + escape(s.error) if s.error else ''}")
-    colour = "green" if report.final_state_matches else "red"
+        if report.mode == "exact":
+            mark = "[green]✓[/green]" if s.screen_matches and s.ok else "[red]✗[/red]"
+            line = f"screen {'same' if s.screen_matches else 'differs'}  {escape(s.action)}"
+        else:
+            mark = marks.get(s.status, "[red]✗[/red]") if s.ok else "[red]✗[/red]"
+            line = f"{s.status:<9} {escape(s.action)}"
+            for t in s.targets:
+                if t.found and t.live_id is not None:
+                    line += f"  [dim]← {escape(t.recorded)} {t.score:.2f}[/dim]"
+                elif t.found:
+                    line += f"  [dim]({escape(t.note)})[/dim]"
+            if s.note:
+                line += f"  [dim]{escape(s.note)}[/dim]"
+            if s.seek_scrolls:
+                line += f"  [dim]after {s.seek_scrolls} scroll{'s' if s.seek_scrolls > 1 else ''}[/dim]"
+            if s.screen_similarity is not None:
+                line += f"  [dim]screen {s.screen_similarity:.2f}[/dim]"
+        console.print(f"{s.index + 1:>4} {mark} {line}{'  [red]' + escape(s.error) + '[/red]' if s.error else ''}")
+    if report.divergence is not None and report.divergence.candidates:
+        console.print("     best live candidates for " + escape(report.divergence.recorded) + ": " + ", ".join(
+            escape(f"#{c.id} {c.role} {c.label!r} {c.score:.2f}") for c in report.divergence.candidates))
+    colour = "green" if report.ok else "red"
     console.print(f"[{colour}]{escape(report.message)}[/{colour}] (replayed {report.executed} actions)")
     if json_out:
         print(report.model_dump_json())
-    raise typer.Exit(EXIT_OK if report.final_state_matches else EXIT_FAILED)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
 def main() -> None:

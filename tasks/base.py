@@ -104,12 +104,15 @@ def get_template(template_id: str) -> TaskTemplate:
 
 
 def make_instance(template_id: str, seed: int = 0, form: str = "phone", split: Split | str = Split.all,
-                  scale: float = 1.0, wording: Optional[int] = None) -> TaskInstance:
-    """A fresh device in the template's initial state, and the goal text."""
+                  scale: float = 1.0, wording: Optional[int] = None, look_seed: Optional[int] = None) -> TaskInstance:
+    """A fresh device in the template's initial state, and the goal text.
+
+    ``look_seed`` puts the same instance (data, params, goal) on another look (see ``SimDevice``).
+    """
     template = get_template(template_id)
     if form not in template.forms:
         raise ValueError(f"task {template_id} does not run on a {form}")
-    device = SimDevice(form=form, seed=seed, split=split, scale=scale)
+    device = SimDevice(form=form, seed=seed, split=split, scale=scale, look_seed=look_seed)
     rng = random.Random(zlib.crc32(f"{template_id}/{seed}".encode()))
     params = template.sample(rng, device)
     template.setup(device, params)

@@ -53,14 +53,27 @@ def _plain(value):
 class SimDevice:
     """The whole simulated machine. ``form`` is ``phone`` or ``desktop``."""
 
-    def __init__(self, form: str = "phone", seed: int = 0, split: Split | str = Split.all, scale: float = 1.0):
+    def __init__(self, form: str = "phone", seed: int = 0, split: Split | str = Split.all, scale: float = 1.0,
+                 look_seed: Optional[int] = None):
+        """``look_seed`` (default: ``seed``) draws the looks alone: theme, typeface, label synonyms, header and
+        button placement, screen size, launcher order and window placement. The data, the distractors, the
+        clock and everything a task samples stay those of ``seed``: the same world on another look."""
         if form not in ("phone", "desktop"):
             raise ValueError(f"unknown form factor {form!r}: use phone or desktop")
         self.form, self.seed, self.scale = form, seed, float(scale)
+        self.look_seed = seed if look_seed is None else look_seed
         self.split = Split(split)
         self.rng = random.Random(zlib.crc32(f"device/{seed}".encode()))
         self.style = Style(self.rng, self.split)
         self.size = self.rng.choice(PHONE_SIZES if form == "phone" else DESKTOP_SIZES)
+        look_rng = self.rng
+        if self.look_seed != seed:  # the same draws from the look's own generator; data-bearing ones kept
+            look_rng = random.Random(zlib.crc32(f"device/{self.look_seed}".encode()))
+            style = Style(look_rng, self.split)
+            style.distractors = self.style.distractors  # apps draw their distractors (and data) after this flag
+            self.style = style
+            self.size = look_rng.choice(PHONE_SIZES if form == "phone" else DESKTOP_SIZES)
+            look_rng.randint(0, 600)  # the clock's draw: launcher order then matches a device seeded look_seed
         self.apps: dict[str, App] = {cls.key: cls(self) for cls in APP_CLASSES}
         self.foreground: Optional[str] = None  # None: home screen / desktop
         self.recents: list[str] = []
@@ -71,7 +84,7 @@ class SimDevice:
         self.selected_icon: Optional[str] = None
         self.clock = 9 * 60 + self.rng.randint(0, 600)
         self.icon_order = list(self.apps)
-        self.rng.shuffle(self.icon_order)
+        look_rng.shuffle(self.icon_order)
         self.actions_done = 0
         self._scene: Optional[list[Node]] = None
         self._viewports: dict[str, tuple[Page, float]] = {}
@@ -104,7 +117,7 @@ class SimDevice:
             self.recents.remove(key)
         self.recents.append(key)
         if self.form == "desktop" and key not in self.windows:
-            r = random.Random(zlib.crc32(f"{self.seed}/win/{key}".encode()))
+            r = random.Random(zlib.crc32(f"{self.look_seed}/win/{key}".encode()))
             w = r.randint(560, 760)
             h = min(r.randint(560, 700), self.size[1] - TASKBAR_H - 20)
             x = r.randint(40, self.size[0] - w - 40)
