@@ -104,6 +104,43 @@ def _into(sel: Any) -> Any:
     return sel if not (isinstance(sel, dict) and "point" in sel) else None
 
 
+def _same_element(before: UIElement, after: Observation) -> Optional[UIElement]:
+    """The element of the next screen that is ``before`` again: same platform id (unique), else role and name."""
+    rid = before.attrs.get("resource-id")
+    if rid:
+        hits = [e for e in after.elements if e.attrs.get("resource-id") == rid]
+        if len(hits) == 1:
+            return hits[0]
+    hits = [e for e in after.elements if e.role == before.role and e.name == before.name and before.name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _checks_after(rec: Recording, step: Any, after_step: Any, a: dict) -> list[Any]:
+    """Asserts that the recording itself proves: what the next recorded screen shows of the element acted on.
+
+    A switch or box the step flipped is asserted checked/unchecked; a field typed into (not a secret) is
+    asserted to hold the typed text. Nothing is asserted that the recording does not show.
+    """
+    target = a.get("target") or {}
+    if target.get("kind") != "element" or after_step is None:
+        return []
+    before_obs, after_obs = _observation(rec, step), _observation(rec, after_step)
+    if before_obs is None or after_obs is None:
+        return []
+    before = before_obs.element(int(target["id"]))
+    after = _same_element(before, after_obs) if before is not None else None
+    if after is None:
+        return []
+    if a.get("type") in ("click", "long_press") and before.states.checked is not None \
+            and after.states.checked is not None and after.states.checked != before.states.checked:
+        return [{"assert": {"checked" if after.states.checked else "unchecked": selector_for(after_obs, after)}}]
+    if a.get("type") == "type" and not a.get("secret") and not after.states.password:
+        text = a.get("text", "").strip()
+        if text and after.value.strip() == text:
+            return [{"assert": {"text_equals": {"of": selector_for(after_obs, after), "text": text}}}]
+    return []
+
+
 def recording_to_suite(rec: Recording, name: Optional[str] = None) -> tuple[dict, list[str]]:
     """(suite data, notes about steps that could not be carried over)."""
     m = rec.manifest
@@ -111,6 +148,7 @@ def recording_to_suite(rec: Recording, name: Optional[str] = None) -> tuple[dict
     steps: list[Any] = []
     secrets: list[str] = []
     task_secret_names = set(m.secret_names) if m.task and m.task.id else set()
+    later = {id(s): (rec.steps[i + 1] if i + 1 < len(rec.steps) else None) for i, s in enumerate(rec.steps)}
     for step in rec.steps:
         a = step.action
         if not a or step.validation_error or step.result is None:
@@ -179,6 +217,11 @@ def recording_to_suite(rec: Recording, name: Optional[str] = None) -> tuple[dict
                 steps.append({"wait_until": {"visible": sel, "timeout": a.get("timeout", 10.0)}})
             else:
                 steps.append({"wait": a.get("seconds", 1)})
+        if t in ("click", "long_press", "type"):
+            steps.extend(_checks_after(rec, step, later[id(step)], a))
+    final = _observation(rec, rec.steps[-1]) if rec.steps else None
+    if final is not None and final.app and m.platform in ("sim", "android") and steps:
+        steps.append({"assert": {"app": final.app}})  # where the recording ended
     header: dict[str, Any] = {"name": name or f"Recorded: {m.goal}"[:200],
                               "description": f"from recording {m.session} ({m.policy})",
                               "platform": m.platform if m.platform in ("sim", "desktop", "android") else "sim"}
@@ -198,7 +241,7 @@ def recording_to_suite(rec: Recording, name: Optional[str] = None) -> tuple[dict
 
 def recording_to_yaml(rec: Recording, name: Optional[str] = None) -> str:
     data, notes = recording_to_suite(rec, name)
-    head = ["# A suite made by `handa suite from-recording`: add asserts after the steps that matter."]
+    head = ["# A suite made by `handa suite from-recording`; its asserts are what the recording showed after a step."]
     if data.get("secrets"):
         head.append("# Secrets typed in the recording are masked there: set " + ", ".join(data["secrets"])
                     + " in the environment or with --env NAME=VALUE.")

@@ -435,8 +435,11 @@ def test_from_recording_makes_a_suite_that_replays_green(tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text(encoding="utf-8")
     assert "secret: ${task.pw}" in text and load_suite(SUITES / "login_secret.yaml").task_params["pw"] not in text
+    assert "text_equals" in text and "text: emma48" in text  # the typed user name, asserted as the field's text
+    assert "assert: {app: com.handa.login}" in text  # asserts come from what the recording showed
     loaded = load_suite(out)
     assert loaded.suite.task == "login.sign_in" and [s.kind for s in loaded.suite.steps][0] == "launch"
+    assert [s.kind for s in loaded.suite.steps].count("assert") >= 2
     result = SuiteRunner(loaded, screenshots=False).run()
     assert result.passed, result.error
     runner = SuiteRunner(loaded, screenshots=False)
