@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from agent.cli_common import name_value_pairs, usage_error
 from rich.table import Table
 
 app = typer.Typer(
@@ -65,18 +67,11 @@ class SplitName(str, Enum):
 
 
 def _usage(console: Console, message: str) -> None:
-    console.print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(EXIT_USAGE)
+    usage_error(console, message)
 
 
 def _parse_secrets(pairs: list[str], console: Console) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            _usage(console, f"--secret takes NAME=VALUE, got {pair!r}")
-        out[name] = value
-    return out
+    return name_value_pairs(pairs, "--secret", console)
 
 
 @app.command()

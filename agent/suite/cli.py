@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agent.cli_common import name_value_pairs, usage_error
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 suite_app = typer.Typer(
@@ -26,18 +28,11 @@ class SuitePlatform(str, Enum):
 
 
 def _usage(console: Console, message: str) -> None:
-    console.print(f"[red]error:[/red] {escape(message)}")
-    raise typer.Exit(EXIT_USAGE)
+    usage_error(console, message)
 
 
 def _env_pairs(pairs: list[str], console: Console) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            _usage(console, f"--env takes NAME=VALUE, got {pair!r}")
-        out[name] = value
-    return out
+    return name_value_pairs(pairs, "--env", console)
 
 
 def _tag_filter(tags: Optional[str]) -> tuple[set[str], set[str]]:
