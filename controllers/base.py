@@ -82,8 +82,9 @@ def type_target(action: Any, obs: Observation) -> tuple[list[PixelPoint], Any, O
 class BaseController:
     """Shared plumbing: context manager, ``execute`` around a platform's ``_dispatch``, settle-by-polling.
 
-    Subclasses set ``self._last`` (the observation targets resolve against) in ``observe()``, implement
-    ``_dispatch(action, observation) -> ActionResult`` and ``_check_open()``, and may override
+    Subclasses set ``self._last`` (the observation targets resolve against) in ``observe()``, define
+    ``_dispatch(action, observation) -> ActionResult`` (every platform has its own; there is no default) and
+    ``_check_open()``, and may override
     ``_platform_failure`` to turn their own errors into refusals or ``DeviceLost``.
     """
 
@@ -93,9 +94,6 @@ class BaseController:
 
     def _check_open(self) -> None:
         pass
-
-    def _dispatch(self, action: Any, observation: Observation) -> ActionResult:  # pragma: no cover - overridden
-        raise NotImplementedError
 
     def _platform_failure(self, exc: Exception) -> ActionResult:
         """A failure that is neither the action's fault nor a lost device; by default it propagates."""

@@ -13,11 +13,6 @@ from tasks import load_all
 from tasks.base import make_instance
 from tasks.expert import ExpertPolicy
 
-# Flaky, not fixed yet: on a loaded machine about 1 run in 6 has the expert scroll the checkout sheet back and
-# forth through Android swipes until the no-progress stop (it passed 4 of 4 alone). Not strict: it runs every time.
-KNOWN_FLAKY = {"shop.buy_and_ship": "1 run in ~6 under load: scrolling the checkout sheet by swipes oscillates"}
-
-
 @pytest.fixture(scope="module")
 def server():
     import os
@@ -27,13 +22,7 @@ def server():
         yield s
 
 
-def _cases():
-    for tid in sorted(load_all()):
-        marks = [pytest.mark.xfail(strict=False, reason=KNOWN_FLAKY[tid])] if tid in KNOWN_FLAKY else []
-        yield pytest.param(tid, marks=marks, id=tid)
-
-
-@pytest.mark.parametrize("task_id", list(_cases()))
+@pytest.mark.parametrize("task_id", sorted(load_all()))
 def test_the_expert_solves_the_task_through_uiautomator2(server, task_id):
     inst = make_instance(task_id, 1, "phone")
     serial = f"emulator-{5554 + 2 * (sorted(load_all()).index(task_id))}"

@@ -483,7 +483,7 @@ def test_the_adb_client_bounds_every_socket():
 
 # ---------------------------------------------------------------- end to end: the simulated phone
 
-simphone = pytest.importorskip("controllers.android.simphone.phone")
+from controllers.android.simphone import phone as simphone  # noqa: E402
 
 
 @pytest.fixture(scope="module")
