@@ -1211,26 +1211,23 @@ class _Dump:
                 self.chunks.append(_matches_call(s, app.ref.bus_name, app.ref.path, self.visit_limit))
                 self.pending[s] = (None, _K_MATCHES, app)
                 app.inflight += 1
-        lost = ""
-        try:
-            while True:
-                self.pump()
-                if not self.pending and not (self.queue and not self.stopped):
-                    unsettled = [a for a in self.apps if not a.settled]
-                    if not unsettled:
-                        break
-                    for a in unsettled:
-                        self.settle_collection(a, phase2=True)
-                    continue
-                if time.monotonic() >= self.deadline:
+        while True:
+            self.pump()
+            if not self.pending and not (self.queue and not self.stopped):
+                unsettled = [a for a in self.apps if not a.settled]
+                if not unsettled:
                     break
-                for m in self.wire.receive(self.deadline):
-                    self.on_reply(m)
-        except ConnectionError:
-            raise  # dump() closes the dead connection and raises AtspiUnavailable, so the next one reconnects
-        return self.finish(lost)
+                for a in unsettled:
+                    self.settle_collection(a, phase2=True)
+                continue
+            if time.monotonic() >= self.deadline:
+                break
+            for m in self.wire.receive(self.deadline):
+                self.on_reply(m)
+        # a ConnectionError goes up: dump() closes the dead connection and raises AtspiUnavailable
+        return self.finish()
 
-    def finish(self, lost: str) -> TreeDump:
+    def finish(self) -> TreeDump:
         warnings: list[str] = []
         partial = False
         for app in self.apps:
@@ -1250,9 +1247,6 @@ class _Dump:
         for app in self.apps:
             if not app.settled:
                 self.settle_collection(app, phase2=False)
-        if lost:
-            partial = True
-            warnings.append(f"lost the accessibility bus mid-dump: {lost}")
         if self.vanished:
             warnings.append(f"{self.vanished} nodes vanished while being read")
         truncated = False
